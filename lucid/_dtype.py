@@ -161,6 +161,8 @@ def scalar_dtype(v: Any) -> dtype:
 
 
 def _scalar_cat(v: Any) -> builtins_int:
+    if isinstance(v, np.generic):
+        return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[v.dtype.kind]
     if isinstance(v, builtins_bool):
         return 0
     if isinstance(v, builtins_int):
@@ -188,6 +190,9 @@ def result_type(dims: list[dtype], zerodims: list[dtype], scalars: list[Any]) ->
         cat = max(_scalar_cat(s) for s in scalars)
         if out is None:
             out = scalar_dtype(next(s for s in scalars if _scalar_cat(s) == cat))
+            if out.np.kind == "f" and out is not _default_float and not isinstance(
+                    next(s for s in scalars if _scalar_cat(s) == cat), np.generic):
+                out = _default_float
         elif cat > out._cat:
             if cat == 3:
                 out = out.to_complex() if out.is_floating_point else _default_float.to_complex()

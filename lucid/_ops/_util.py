@@ -84,7 +84,9 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def conj(g: Tensor) -> Tensor:
-    """Complex conjugate (a no-op for real tensors)."""
+    """Complex conjugate (a no-op for real tensors and real scalars)."""
+    if not isinstance(g, Tensor):
+        return np.conj(g) if isinstance(g, (complex, np.complexfloating)) else g
     return g.conj() if g._data.dtype.kind == "c" else g
 
 

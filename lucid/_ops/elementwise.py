@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from lucid import _dtype as D
-from lucid._ops._util import Scalar, broadcast_shapes, conj, promote, unbroadcast
+from lucid._ops._util import Scalar, broadcast_shapes, promote, unbroadcast
 from lucid._tensor import Tensor
 from lucid.autograd.function import Function
 
@@ -376,7 +376,9 @@ def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
 
 
 def conj(x: Tensor) -> Tensor:
-    """Complex conjugate; returns ``x`` itself for real tensors."""
+    """Complex conjugate; returns ``x`` itself for real tensors (and real scalars)."""
+    if not isinstance(x, Tensor):
+        return np.conj(x) if isinstance(x, (complex, np.complexfloating)) else x
     return conj_physical(x) if x._data.dtype.kind == "c" else x
 
 

@@ -287,11 +287,10 @@ def check_pool_args(
 
     Examples
     --------
-    >>> check_pool_args((1, 3, 5, 5), (2, 2), (2, 2), (2, 2), (1, 1))
+    >>> check_pool_args((1, 3, 5, 5), (2, 2), (2, 2), (2, 2), (1, 1))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
         ...
-    RuntimeError: pad should be at most half of effective kernel size, but got pad=2, \
-kernel_size=2 and dilation=1
+    RuntimeError: pad should be at most half of effective kernel size, ...
     """
     nd = _spatial_ndim(x_shape)
     k = _ntuple(kernel, nd, "kernel_size")

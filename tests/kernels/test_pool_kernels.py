@@ -55,9 +55,9 @@ def _torch_grad(fn, x, gy):
     return out, xt.grad.numpy()
 
 
-def _valid_config(x_shape, k, s, p, d, ceil_mode):
+def _valid_config(x_shape, k, s, p, d, ceil_mode, check_input_size=False):
     try:
-        pool.check_pool_args(x_shape, k, s, p, d, ceil_mode)
+        pool.check_pool_args(x_shape, k, s, p, d, ceil_mode, check_input_size=check_input_size)
     except RuntimeError:
         return False
     return True
@@ -74,7 +74,7 @@ def _has_empty_window(x_shape, k, s, p, d, ceil_mode):
     return False
 
 
-def _random_pool_configs(rng, nd, count, dilation=True):
+def _random_pool_configs(rng, nd, count, dilation=True, check_input_size=False):
     """Random valid (shape, kernel, stride, padding, dilation, ceil_mode) tuples."""
     configs = []
     while len(configs) < count:
@@ -86,7 +86,7 @@ def _random_pool_configs(rng, nd, count, dilation=True):
         sizes = tuple(int(v) for v in rng.integers(1, 10 if nd < 3 else 7, nd))
         shape = (int(rng.integers(1, 3)), int(rng.integers(1, 4)), *sizes)
         ceil_mode = bool(rng.integers(0, 2))
-        if _valid_config(shape, k, s, p, d, ceil_mode) and not _has_empty_window(
+        if _valid_config(shape, k, s, p, d, ceil_mode, check_input_size) and not _has_empty_window(
             shape, k, s, p, d, ceil_mode
         ):
             configs.append((shape, k, s, p, d, ceil_mode))
@@ -209,7 +209,8 @@ def test_max_pool_integer_input():
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_avg_pool_matches_torch(nd, dtype):
     rng = np.random.default_rng(200 + 10 * nd + (dtype == np.float64))
-    configs = _random_pool_configs(rng, nd, 40, dilation=False)
+    # avg_pool3d also requires input >= kernel in torch.
+    configs = _random_pool_configs(rng, nd, 40, dilation=False, check_input_size=nd == 3)
     for i, (shape, k, s, p, _, ceil_mode) in enumerate(configs):
         count_include_pad = bool(i % 2)
         divisor_override = None if nd == 1 or i % 3 else int(rng.integers(1, 7))

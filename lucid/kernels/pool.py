@@ -661,8 +661,8 @@ def adaptive_avg_pool_forward(
 
     Examples
     --------
-    >>> adaptive_avg_pool_forward(np.arange(5.0).reshape(1, 1, 5), 2)
-    array([[[1. , 3. ]]])
+    >>> adaptive_avg_pool_forward(np.arange(6.0).reshape(1, 1, 6), 4)
+    array([[[0.5, 1.5, 3.5, 4.5]]])
     """
     x = np.asarray(x)
     x = x.astype(_float_dtype(x.dtype), copy=False)

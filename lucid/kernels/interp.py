@@ -48,17 +48,13 @@ def _scale_value(
 def _nearest_index(in_size: int, out_size: int, scale: float | None, exact: bool) -> np.ndarray:
     """Source index of every output position for the nearest modes.
 
-    'nearest' is PyTorch's legacy rule ``floor(dst * scale)`` computed in float32,
-    with its shortcuts for equal sizes and exact 2x upsampling; 'nearest-exact' is
-    ``floor((dst + 0.5) * scale)`` (the product is taken in double, then rounded to
-    float32 by ``floorf``).
+    'nearest' is PyTorch's legacy rule ``floor(dst * scale)`` computed in float32;
+    'nearest-exact' is ``floor((dst + 0.5) * scale)`` (the product is taken in
+    double, then rounded to float32 by ``floorf``). Both clamp to ``in - 1``.
+    PyTorch 2.13's CPU kernels apply no equal-size or 2x shortcut here: with a
+    user scale factor, equal sizes still map through ``1 / scale``.
     """
     dst = np.arange(out_size, dtype=np.int64)
-    if not exact:
-        if out_size == in_size:
-            return dst
-        if out_size == 2 * in_size:
-            return dst >> 1
     s = _scale_value(in_size, out_size, scale, np.float32)
     if exact:
         src = np.floor(((dst + 0.5) * np.float64(s)).astype(np.float32))

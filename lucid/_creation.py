@@ -10,7 +10,7 @@ import numpy as np
 from lucid import _dtype as D
 from lucid._backend import DeviceLike, as_device
 from lucid._ops.shape import _sizes
-from lucid._tensor import Tensor, _to_array
+from lucid._tensor import Tensor, to_array
 from lucid.random import Generator, rng
 
 
@@ -50,14 +50,14 @@ def tensor(data: Any, dtype: D.DTypeLike = None, device: DeviceLike = None,
     >>> lucid.tensor([1.5, 2.0], requires_grad=True)
     tensor([1.5000, 2.0000], requires_grad=True)
     """
-    return _finish(_to_array(data, dtype, copy=True), requires_grad, device)
+    return _finish(to_array(data, dtype, copy=True), requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: D.DTypeLike = None, device: DeviceLike = None) -> Tensor:
     """Like :func:`tensor` but shares memory with a tensor or NumPy array when possible."""
     if isinstance(data, Tensor) and (dtype is None or D.as_dtype(dtype) == data.dtype):
         return data
-    return _finish(_to_array(data, dtype, copy=False), False, device)
+    return _finish(to_array(data, dtype, copy=False), False, device)
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:

@@ -1,123 +1,228 @@
-"""PyTorch-style printing of tensors."""
+"""PyTorch-style printing of tensors (a port of ``torch/_tensor_str.py``).
+
+One formatter per tensor decides, from the non-zero finite values, between integer style
+(``1.``), fixed point (``1.0000``) and scientific notation (``1.0000e+05``) and pads every
+value to a common width; rows wrap at ``linewidth`` and tensors with more than
+``threshold`` elements are summarised with ``...``.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from lucid import _dtype as D
 
-_PRINT = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80}
+
+@dataclass
+class _PrintOptions:
+    precision: int = 4
+    threshold: float = 1000
+    edgeitems: int = 3
+    linewidth: int = 80
+    sci_mode: bool | None = None
 
 
-def set_printoptions(precision: int | None = None, threshold: int | None = None,
-                     edgeitems: int | None = None, linewidth: int | None = None) -> None:
-    """Set how tensors print (digits after the point, summarising threshold, width)."""
-    for k, v in (("precision", precision), ("threshold", threshold),
-                 ("edgeitems", edgeitems), ("linewidth", linewidth)):
-        if v is not None:
-            _PRINT[k] = v
+PRINT_OPTS = _PrintOptions()
 
 
-def _float_formatter(arr: np.ndarray) -> Any:
-    p = _PRINT["precision"]
-    finite = arr[np.isfinite(arr)] if arr.size else arr
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.{p}f}"
-    absf = np.abs(finite.astype(np.float64))
-    nz = absf[absf > 0]
-    is_int = np.all(finite == np.round(finite))
-    sci = nz.size and (nz.max() / nz.min() > 1000.0 or nz.max() > 1e8 or nz.min() < 1e-4)
-    if is_int and not (nz.size and nz.max() > 1e8):
-        return lambda v: _special(v) or f"{v:.0f}."
-    if sci:
-        return lambda v: _special(v) or f"{v:.{p}e}"
-    return lambda v: _special(v) or f"{v:.{p}f}"
+def set_printoptions(precision: int | None = None, threshold: float | None = None,
+                     edgeitems: int | None = None, linewidth: int | None = None,
+                     profile: str | None = None, sci_mode: bool | None = None) -> None:
+    """Set how tensors print, like ``torch.set_printoptions``.
+
+    Parameters
+    ----------
+    precision : int, optional
+        Digits after the decimal point (default 4).
+    threshold : float, optional
+        Element count above which tensors are summarised (default 1000).
+    edgeitems : int, optional
+        Items shown at each end of a summarised dimension (default 3).
+    linewidth : int, optional
+        Characters per line (default 80).
+    profile : {'default', 'short', 'full'}, optional
+        A preset applied before the other arguments.
+    sci_mode : bool, optional
+        Force (True) or forbid (False) scientific notation; ``None`` chooses automatically.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.set_printoptions(precision=2)
+    >>> lucid.tensor([1.12345])
+    tensor([1.12])
+    >>> lucid.set_printoptions(profile="default")
+    """
+    presets = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80),
+               "full": (4, math.inf, 3, 80)}
+    if profile is not None:
+        if profile not in presets:
+            raise ValueError(f"profile must be one of {sorted(presets)}, got {profile!r}")
+        (PRINT_OPTS.precision, PRINT_OPTS.threshold, PRINT_OPTS.edgeitems,
+         PRINT_OPTS.linewidth) = presets[profile]
+    for name, value in (("precision", precision), ("threshold", threshold),
+                        ("edgeitems", edgeitems), ("linewidth", linewidth)):
+        if value is not None:
+            setattr(PRINT_OPTS, name, value)
+    PRINT_OPTS.sci_mode = sci_mode
 
 
-def _special(v: float) -> str | None:
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return None
+def get_printoptions() -> dict[str, Any]:
+    """The current print options as a dict (accepted by :func:`set_printoptions`)."""
+    return asdict(PRINT_OPTS)
 
 
-def _formatter(arr: np.ndarray) -> dict[str, Any]:
-    kind = arr.dtype.kind
-    if kind == "f":
-        f = _float_formatter(arr)
-        width = max((len(f(v)) for v in _sample(arr)), default=0)
-        return {"float_kind": lambda v: f(v).rjust(width)}
-    if kind == "c":
-        fr = _float_formatter(arr.real)
-        fi = _float_formatter(np.abs(arr.imag))
-        s = _sample(arr)
-        wr = max((len(fr(v.real)) for v in s), default=0)
-        wi = max((len(fi(abs(v.imag))) for v in s), default=0)
+class _Formatter:
+    """Chooses one style and width for all values of a (summarised) array."""
 
-        def cf(v: complex) -> str:
-            sign = "-" if v.imag < 0 or (v.imag == 0 and np.signbit(v.imag)) else "+"
-            return f"{fr(v.real).rjust(wr)}{sign}{fi(abs(v.imag)).ljust(wi)}j"
+    def __init__(self, values: np.ndarray) -> None:
+        self.floating = values.dtype.kind == "f"
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+        flat = values.reshape(-1)
+        if not self.floating:
+            for v in flat.tolist():
+                self.max_width = max(self.max_width, len(str(v)))
+            return
+        nonzero = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
+        if nonzero.size == 0:
+            return
+        absval = np.abs(nonzero)
+        lo, hi = absval.min(), absval.max()
+        self.int_mode = bool(np.all(nonzero == np.ceil(nonzero)))
+        if PRINT_OPTS.sci_mode is None:
+            self.sci_mode = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4)
+        else:
+            self.sci_mode = PRINT_OPTS.sci_mode
+        p = PRINT_OPTS.precision
+        for v in nonzero.tolist():
+            if self.sci_mode:
+                width = len(f"{v:.{p}e}")
+            elif self.int_mode:
+                width = len(f"{v:.0f}") + 1
+            else:
+                width = len(f"{v:.{p}f}")
+            self.max_width = max(self.max_width, width)
 
-        return {"complex_kind": cf}
-    if kind == "b":
-        return {"bool": lambda v: str(bool(v)).rjust(5 if arr.size > 1 and not arr.all() and
-                                                      arr.any() else 0)}
-    if kind in "iu":
-        width = max((len(str(v)) for v in _sample(arr)), default=0)
-        return {"int": lambda v: str(v).rjust(width)}
-    return {}
+    def format(self, value: Any) -> str:
+        if self.floating:
+            p = PRINT_OPTS.precision
+            if self.sci_mode:
+                ret = f"{value:{self.max_width}.{p}e}"
+            elif self.int_mode:
+                ret = f"{value:.0f}"
+                if not (math.isinf(value) or math.isnan(value)):
+                    ret += "."
+            else:
+                ret = f"{value:.{p}f}"
+        else:
+            ret = str(value)
+        return (self.max_width - len(ret)) * " " + ret
 
 
-def _sample(arr: np.ndarray) -> np.ndarray:
-    """The values that will be printed (edges only for summarised tensors)."""
-    if arr.size <= _PRINT["threshold"]:
-        return arr.ravel()
-    e = _PRINT["edgeitems"]
-    sl = arr
+def _summarized(arr: np.ndarray) -> np.ndarray:
+    """The values a summarised print shows (``edgeitems`` at both ends of each dim)."""
+    e = PRINT_OPTS.edgeitems
     for ax in range(arr.ndim):
-        if sl.shape[ax] > 2 * e:
-            idx = np.r_[0:e, sl.shape[ax] - e:sl.shape[ax]]
-            sl = np.take(sl, idx, axis=ax)
-    return sl.ravel()
+        if arr.shape[ax] > 2 * e:
+            arr = np.take(arr, np.r_[0:e, arr.shape[ax] - e:arr.shape[ax]], axis=ax)
+    return arr
 
 
-def format_array(arr: np.ndarray, prefix: str) -> str:
-    if arr.ndim == 0:
-        fmt = _formatter(arr)
-        v = arr.item()
-        for f in fmt.values():
-            return f(v).strip()
-        return str(v)
-    return np.array2string(
-        arr, separator=", ", prefix=prefix, formatter=_formatter(arr),
-        threshold=_PRINT["threshold"], edgeitems=_PRINT["edgeitems"],
-        max_line_width=_PRINT["linewidth"],
-    )
+def _value_str(v: Any, f1: _Formatter, f2: _Formatter | None) -> str:
+    if f2 is None:
+        return f1.format(v)
+    real = f1.format(v.real)
+    imag = (f2.format(v.imag) + "j").lstrip()
+    return real + imag if imag[0] in "+-" else real + "+" + imag
 
 
-def tensor_repr(t: Any, prefix: str = "tensor(") -> str:
-    arr = t._data
-    suffixes = []
-    if arr.size == 0 and arr.ndim != 1:
-        body = "[]"
-        suffixes.append(f"size={tuple(arr.shape)}")
-    elif arr.size == 0:
-        body = "[]"
+def _vector_str(arr: np.ndarray, indent: int, summarize: bool, f1: _Formatter,
+                f2: _Formatter | None) -> str:
+    element_length = f1.max_width + 2 + (f2.max_width + 1 if f2 is not None else 0)
+    per_line = max(1, math.floor((PRINT_OPTS.linewidth - indent) / element_length))
+    e = PRINT_OPTS.edgeitems
+    if summarize and arr.shape[0] > 2 * e:
+        data = ([_value_str(v, f1, f2) for v in arr[:e].tolist()] + [" ..."]
+                + [_value_str(v, f1, f2) for v in arr[-e:].tolist()])
     else:
-        body = format_array(arr, prefix)
-    dt = t.dtype
-    default_float = D.get_default_dtype()
-    implicit = {default_float, D.int64, D.bool, default_float.to_complex()}
-    if dt not in implicit or (arr.size == 0 and dt is not default_float):
-        suffixes.append(f"dtype=lucid.{dt.name}")
+        data = [_value_str(v, f1, f2) for v in arr.tolist()]
+    lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+    return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _tensor_str(arr: np.ndarray, indent: int, summarize: bool, f1: _Formatter,
+                f2: _Formatter | None) -> str:
+    if arr.ndim == 0:
+        return _value_str(arr.item(), f1, f2)
+    if arr.ndim == 1:
+        return _vector_str(arr, indent, summarize, f1, f2)
+    e = PRINT_OPTS.edgeitems
+    n = arr.shape[0]
+    rows = list(range(e)) + [None] + list(range(n - e, n)) if summarize and n > 2 * e \
+        else list(range(n))
+    slices = ["..." if i is None else _tensor_str(arr[i], indent + 1, summarize, f1, f2)
+              for i in rows]
+    return "[" + ("," + "\n" * (arr.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
+
+
+def format_values(arr: np.ndarray, indent: int) -> str:
+    """The bracketed values of an array, as PyTorch prints them."""
+    if arr.size == 0:
+        return "[]"
+    summarize = arr.size > PRINT_OPTS.threshold
+    shown = _summarized(arr) if summarize else arr
+    if arr.dtype.kind == "c":
+        return _tensor_str(arr, indent, summarize, _Formatter(shown.real),
+                           _Formatter(shown.imag))
+    return _tensor_str(arr, indent, summarize, _Formatter(shown), None)
+
+
+def _add_suffixes(text: str, suffixes: list[str], indent: int) -> str:
+    parts = [text]
+    last_line_len = len(text) - text.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line_len + len(suffix) + 2 > PRINT_OPTS.linewidth:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line_len = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line_len += len(suffix) + 2
+    parts.append(")")
+    return "".join(parts)
+
+
+def tensor_repr(t: Any) -> str:
+    """``repr`` of a tensor: ``tensor(values, dtype=..., grad_fn=<...>)``.
+
+    The dtype is shown unless it is the default float dtype, its complex counterpart,
+    ``int64`` or ``bool``; subclasses other than ``Parameter`` print their class name.
+    """
+    from lucid._tensor import Tensor
+
+    name = type(t).__name__
+    prefix = "tensor(" if type(t) is Tensor or name == "Parameter" else f"{name}("
+    indent = len(prefix)
+    arr = t._data
+    default = D.get_default_dtype()
+    suffixes = []
+    if arr.size == 0:
+        if arr.ndim != 1:
+            suffixes.append(f"size={tuple(arr.shape)}")
+        if t.dtype is not default:
+            suffixes.append(f"dtype={t.dtype!r}")
+    else:
+        if not PRINT_OPTS.edgeitems:
+            suffixes.append(f"size={tuple(arr.shape)}")
+        if t.dtype not in (default, default.to_complex(), D.int64, D.bool):
+            suffixes.append(f"dtype={t.dtype!r}")
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         suffixes.append("requires_grad=True")
-    s = prefix + body
-    for suf in suffixes:
-        s += ", " + suf
-    return s + ")"
+    return _add_suffixes(prefix + format_values(arr, indent), suffixes, indent)

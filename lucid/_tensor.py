@@ -2,18 +2,36 @@
 
 The class holds data and graph bookkeeping. Its operators and methods are the differentiable
 operations defined in :mod:`lucid._ops`, attached when :mod:`lucid` is imported.
+
+Views and versions
+------------------
+Tensors that share memory share one :class:`VersionCounter`, bumped by every in-place
+operation; autograd compares it with the value saved at forward time to refuse gradients
+computed from overwritten data, as PyTorch does. A tensor made by a view operation
+(``reshape``, basic indexing, ``permute``, ``expand``...) also remembers its root tensor and
+the chain of view operations leading to it, so an in-place change through the view can be
+recorded on the root, and a view whose root changed is re-derived before its next use.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterator
-from typing import Any, Callable
+import copy
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from lucid import _dtype as D
 from lucid._backend import CPU, DeviceLike, as_device, device
+
+
+class VersionCounter:
+    """How many in-place changes the memory shared by a group of tensors has seen."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
 
 
 class _RemovableHandle:
@@ -59,16 +77,37 @@ class Tensor:
     shape : tuple of int
         The size of each dimension (a plain tuple).
     grad : Tensor or None
-        Gradient accumulated by :meth:`backward` (leaves only).
+        Gradient accumulated by :meth:`backward` (leaves, and tensors that
+        :meth:`retain_grad`).
     grad_fn : Node or None
         The operation that produced this tensor (``None`` for leaves).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> x.shape, x.dtype, x.is_leaf
+    ((2, 2), lucid.float32, True)
+    >>> y = (x * x).sum()
+    >>> y
+    tensor(30., grad_fn=<SumBackward0>)
+    >>> y.backward()
+    >>> x.grad
+    tensor([[2., 4.],
+            [6., 8.]])
     """
 
-    __slots__ = (
-        "_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "_version", "_hooks",
-        "_accum", "_retains_grad", "__weakref__", "__dict__",
-    )
+    __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_output_nr", "__dict__",
+                 "__weakref__")
     __array_priority__ = 1000
+
+    # rarely set: live in the instance __dict__ only when used
+    _vc: VersionCounter | None = None
+    _view_of: tuple[Tensor, tuple[Any, ...]] | None = None
+    _view_version = 0
+    _hooks: dict[int, Callable[[Tensor], Tensor | None]] | None = None
+    _accum: Any = None
+    _retains_grad = False
 
     def __init__(
         self,
@@ -78,41 +117,30 @@ class Tensor:
         requires_grad: bool = False,
     ) -> None:
         as_device(device)
-        arr = _to_array(data if data is not None else [], dtype)
-        self._init(arr)
-        if requires_grad:
-            self.requires_grad = True
-
-    def _init(self, arr: np.ndarray) -> None:
-        self._data = arr
+        self._data = to_array(data if data is not None else [], dtype)
         self._requires_grad = False
         self.grad = None
         self.grad_fn = None
         self._output_nr = 0
-        self._version = 0
-        self._hooks = None
-        self._accum = None
-        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad = True
 
     @classmethod
-    def _make(cls, arr: np.ndarray, requires_grad: bool = False) -> Tensor:
+    def _make(cls, arr: np.ndarray) -> Tensor:
         """Wrap an array with no copy and no checks (internal fast path)."""
         t = object.__new__(cls)
         t._data = arr
-        t._requires_grad = requires_grad
+        t._requires_grad = False
         t.grad = None
         t.grad_fn = None
         t._output_nr = 0
-        t._version = 0
-        t._hooks = None
-        t._accum = None
-        t._retains_grad = False
         return t
 
     # -- basic attributes ---------------------------------------------------------------
     @property
     def data(self) -> Tensor:
-        """This tensor's values as a tensor detached from the graph (shares memory)."""
+        """This tensor's values as a tensor cut from the graph (shares memory, but not the
+        version counter: changes made through it are invisible to autograd)."""
         return Tensor._make(self._data)
 
     @data.setter
@@ -123,18 +151,22 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, as a plain tuple."""
         return self._data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self._data.ndim
 
     @property
     def dtype(self) -> D.dtype:
+        """The element type."""
         return D._FROM_NP[self._data.dtype]
 
     @property
     def device(self) -> device:
+        """Where the data lives (always the CPU in this build)."""
         return CPU
 
     @property
@@ -143,6 +175,7 @@ class Tensor:
 
     @property
     def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for autograd."""
         return self._requires_grad
 
     @requires_grad.setter
@@ -169,14 +202,32 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded operation."""
         return self.grad_fn is None
 
     @property
+    def _version(self) -> int:
+        """How many in-place operations changed this tensor's memory (shared by views)."""
+        vc = self._vc
+        return vc.value if vc is not None else 0
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        shared_version(self).value = value
+
+    @property
+    def _base(self) -> Tensor | None:
+        """The tensor this one is a view of (``None`` unless made by a view operation)."""
+        return self._view_of[0] if self._view_of is not None else None
+
+    @property
     def T(self) -> Tensor:  # noqa: N802
+        """All dimensions reversed."""
         return self.permute(*range(self.ndim - 1, -1, -1))
 
     @property
     def mT(self) -> Tensor:  # noqa: N802
+        """The last two dimensions swapped (batched matrix transpose)."""
         return self.transpose(-2, -1)
 
     @property
@@ -192,21 +243,23 @@ class Tensor:
         return imag(self)
 
     def size(self, dim: int | None = None) -> Any:
-        """The shape, or the size of one dimension."""
+        """The shape, or the size of dimension ``dim``."""
         if dim is None:
             return self._data.shape
-        return self._data.shape[_norm_dim(dim, self.ndim)]
+        return self._data.shape[norm_dim(dim, self.ndim)]
 
     def dim(self) -> int:
+        """The number of dimensions."""
         return self._data.ndim
 
     def numel(self) -> int:
+        """The number of elements."""
         return int(self._data.size)
 
-    def nelement(self) -> int:
-        return int(self._data.size)
+    nelement = numel
 
     def element_size(self) -> int:
+        """Bytes per element."""
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
@@ -227,6 +280,7 @@ class Tensor:
         return self._data.reshape(()).item()
 
     def tolist(self) -> Any:
+        """The values as (nested lists of) Python numbers."""
         return self._data.tolist()
 
     def numpy(self, force: bool = False) -> np.ndarray:
@@ -238,14 +292,19 @@ class Tensor:
             )
         return self._data
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._data if dtype is None else self._data.astype(dtype)
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._make(self._data)
+        """A tensor sharing this one's data (and version counter), cut from the graph."""
+        t = Tensor._make(self._data)
+        t._vc = shared_version(self)
+        return t
 
     def detach_(self) -> Tensor:
+        """Cut this tensor from the graph in place."""
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -263,7 +322,8 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with {self._data.size} values is ambiguous"
+                f"Boolean value of Tensor with more than one value is ambiguous "
+                f"(it has {self._data.size} values)"
             )
         return bool(self._data.reshape(()))
 
@@ -292,10 +352,11 @@ class Tensor:
     def __format__(self, spec: str) -> str:
         if self._data.ndim == 0:
             return format(self.item(), spec)
-        return repr(self)
+        return format(repr(self), spec)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        return (_rebuild, (type(self), self._data, self._requires_grad))
+        state = {k: v for k, v in self.__dict__.items() if k not in _INTERNAL_ATTRS}
+        return (_rebuild, (type(self), self._data, self._requires_grad, state))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
         if not self.is_leaf:
@@ -303,26 +364,19 @@ class Tensor:
                 "Only Tensors created explicitly by the user (graph leaves) support the "
                 "deepcopy protocol at the moment."
             )
-        new = type(self).__new__(type(self))
-        Tensor._init(new, self._data.copy())
-        new._requires_grad = self._requires_grad
+        new = object.__new__(type(self))
         memo[id(self)] = new
-        if self.grad is not None:
-            new.grad = self.grad.__deepcopy__(memo)
-        for k, v in getattr(self, "__dict__", {}).items():
-            import copy
-
-            setattr(new, k, copy.deepcopy(v, memo))
+        new._data = self._data.copy()
+        new._requires_grad = self._requires_grad
+        new.grad = None if self.grad is None else copy.deepcopy(self.grad, memo)
+        new.grad_fn = None
+        new._output_nr = 0
+        for k, v in self.__dict__.items():
+            if k not in _INTERNAL_ATTRS:
+                setattr(new, k, copy.deepcopy(v, memo))
         return new
 
     # -- autograd -------------------------------------------------------------------------
-    def _accumulator(self) -> Any:
-        if self._accum is None:
-            from lucid.autograd.function import AccumulateGrad
-
-            self._accum = AccumulateGrad(self)
-        return self._accum
-
     def backward(
         self,
         gradient: Tensor | None = None,
@@ -351,6 +405,16 @@ class Tensor:
         """Register ``hook(grad)`` to run when this tensor's gradient is computed.
 
         The hook may return a replacement gradient. Returns a handle with ``remove()``.
+
+        Examples
+        --------
+        >>> import lucid
+        >>> x = lucid.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([20., 40.])
+        >>> h.remove()
         """
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
@@ -368,27 +432,34 @@ class Tensor:
         return handle
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        """Keep ``.grad`` for this non-leaf tensor after backward (a no-op on leaves)."""
         if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
-        if not self._requires_grad:
-            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        import weakref
+
         node = self.grad_fn
-        retained = node.__dict__.setdefault("_retained", {})
-        retained[self._output_nr] = weakref.ref(self)
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
 
     @property
     def retains_grad(self) -> bool:
+        """Whether :meth:`retain_grad` was called on this non-leaf tensor."""
         return self._retains_grad
 
     # -- conversion -----------------------------------------------------------------------
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(other)``."""
+        """Convert dtype and/or device: ``to(dtype)``, ``to(device)``, ``to(other)``.
+
+        Returns ``self`` when nothing changes (unless ``copy=True``).
+        """
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
         kwargs.pop("non_blocking", None)
-        copy = kwargs.pop("copy", False)
+        copy_ = kwargs.pop("copy", False)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
@@ -401,8 +472,8 @@ class Tensor:
             else:
                 raise TypeError(f"to() received an invalid argument {a!r}")
         as_device(dev)
-        if dtype is None or D.as_dtype(dtype) == self.dtype:
-            return self.clone() if copy else self
+        if dtype is None or D.as_dtype(dtype) is self.dtype:
+            return self.clone() if copy_ else self
         from lucid._ops.elementwise import cast
 
         return cast(self, D.as_dtype(dtype))
@@ -411,12 +482,14 @@ class Tensor:
         return self
 
     def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Always raises: this build of lucid has no GPU backend."""
         as_device("cuda")
-        return self  # pragma: no cover
+        return self  # pragma: no cover - as_device raises
 
     def type(self, dtype: D.DTypeLike = None) -> Any:
+        """The type name (``'lucid.FloatTensor'``), or a copy converted to ``dtype``."""
         if dtype is None:
-            return f"lucid.{_TYPE_NAMES.get(self.dtype.name, self.dtype.name)}"
+            return f"lucid.{_TYPE_NAMES[self.dtype.name]}"
         return self.to(D.as_dtype(dtype))
 
     def float(self) -> Tensor:
@@ -434,6 +507,12 @@ class Tensor:
     def int(self) -> Tensor:
         return self.to(D.int32)
 
+    def short(self) -> Tensor:
+        return self.to(D.int16)
+
+    def byte(self) -> Tensor:
+        return self.to(D.uint8)
+
     def bool(self) -> Tensor:
         return self.to(D.bool)
 
@@ -444,18 +523,72 @@ class Tensor:
         return self.to(D.complex128)
 
 
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor",
-               "int32": "IntTensor", "bool": "BoolTensor", "float16": "HalfTensor"}
+_TYPE_NAMES = {
+    "float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+    "complex64": "ComplexFloatTensor", "complex128": "ComplexDoubleTensor",
+    "uint8": "ByteTensor", "int8": "CharTensor", "int16": "ShortTensor", "int32": "IntTensor",
+    "int64": "LongTensor", "bool": "BoolTensor",
+}
+_INTERNAL_ATTRS = frozenset({"_vc", "_view_of", "_view_version", "_hooks", "_accum",
+                             "_retains_grad"})
 
 
-def _rebuild(cls: type, data: np.ndarray, requires_grad: bool) -> Tensor:
-    t = cls.__new__(cls)
-    Tensor._init(t, data)
+def _rebuild(cls: type, data: np.ndarray, requires_grad: bool, state: dict[str, Any]) -> Tensor:
+    t = cls._make(data)
     t._requires_grad = requires_grad
+    t.__dict__.update(state)
     return t
 
 
-def _norm_dim(dim: int, ndim: int) -> int:
+# -- versions and views ---------------------------------------------------------------------
+def shared_version(t: Tensor) -> VersionCounter:
+    """``t``'s version counter, created on first use so that new views can share it."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = VersionCounter()
+    return vc
+
+
+def bump_version(t: Tensor) -> None:
+    """Record an in-place change of ``t``'s memory."""
+    shared_version(t).value += 1
+
+
+def link_view(out: Tensor, src: Tensor, fn: Any, extra: tuple[Any, ...]) -> None:
+    """Mark ``out`` (made from ``src`` by the view Function ``fn``) as a view."""
+    vc = shared_version(src)
+    out._vc = vc
+    if src._view_of is not None:
+        root, chain = src._view_of
+        out._view_of = (root, chain + ((fn, extra),))
+    else:
+        out._view_of = (src, ((fn, extra),))
+    out._view_version = vc.value
+
+
+def replay_view(t: Tensor, chain: tuple[Any, ...]) -> Tensor:
+    """Apply a chain of view Functions to ``t`` (recording them when autograd is on)."""
+    for fn, extra in chain:
+        t = fn.apply(t, *extra)
+    return t
+
+
+def refresh_view(v: Tensor) -> None:
+    """Re-derive a view's graph position after its root changed in place."""
+    root, chain = v._view_of
+    current = root._version
+    if v._view_version == current:
+        return
+    fresh = replay_view(root, chain)
+    v.grad_fn, v._output_nr = fresh.grad_fn, fresh._output_nr
+    if root._requires_grad:
+        v._requires_grad = True
+    v._view_version = current
+
+
+# -- helpers --------------------------------------------------------------------------------
+def norm_dim(dim: Any, ndim: int) -> int:
+    """Normalise a possibly negative dimension index (``IndexError`` when out of range)."""
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"dim must be an int, got {dim!r}")
     n = max(ndim, 1)
@@ -466,66 +599,66 @@ def _norm_dim(dim: int, ndim: int) -> int:
     return int(dim) % n
 
 
-def _infer_dtype(data: Any) -> np.dtype:
-    """PyTorch's dtype inference for nested Python data."""
-    kinds = set()
+def _infer_dtype(data: Any) -> D.dtype:
+    """PyTorch's dtype inference for nested Python data: promote every element's type
+    (Python floats count as the default dtype, ints as int64, NumPy values as their own)."""
+    found: D.dtype | None = None
     stack = [data]
     while stack:
         v = stack.pop()
         if isinstance(v, (list, tuple)):
             stack.extend(v)
-        elif isinstance(v, Tensor):
-            kinds.add(("t", v._data.dtype))
-        elif isinstance(v, np.ndarray):
-            kinds.add(("t", v.dtype))
-        elif isinstance(v, bool):
-            kinds.add("b")
-        elif isinstance(v, int):
-            kinds.add("i")
-        elif isinstance(v, float):
-            kinds.add("f")
-        elif isinstance(v, complex):
-            kinds.add("c")
-        elif isinstance(v, np.generic):
-            kinds.add(("t", v.dtype))
+            continue
+        if isinstance(v, Tensor):
+            if v._data.size != 1 and v._data.ndim:
+                raise ValueError("only one element tensors can be converted to Python scalars")
+            d = v.dtype
+        elif isinstance(v, (np.ndarray, np.generic)):
+            d = D.from_numpy_dtype(v.dtype)
+        elif isinstance(v, (bool, int, float, complex)):
+            d = D.scalar_dtype(v)
         else:
-            raise TypeError(f"can't convert an object of type {type(v).__name__} to a tensor")
-    if "c" in kinds:
-        return D.get_default_dtype().to_complex().np
-    if "f" in kinds:
-        return D.get_default_dtype().np
-    tdt = [k[1] for k in kinds if isinstance(k, tuple)]
-    if tdt:
-        return np.result_type(*tdt)
-    if "i" in kinds:
-        return np.dtype(np.int64)
-    if "b" in kinds:
-        return np.dtype(np.bool_)
-    return D.get_default_dtype().np
+            raise TypeError(
+                f"Could not infer dtype of {type(v).__name__}: tensors hold numbers only"
+            )
+        found = d if found is None else D.promote_types(found, d)
+    return found if found is not None else D.get_default_dtype()
 
 
-def _to_array(data: Any, dtype: D.DTypeLike = None, copy: bool = True) -> np.ndarray:
+def to_array(data: Any, dtype: D.DTypeLike = None, copy: bool = True) -> np.ndarray:
     """Convert user data to a NumPy array with PyTorch's dtype rules."""
     if isinstance(data, Tensor):
         arr = data._data
     elif isinstance(data, np.ndarray):
         arr = data
-        if dtype is None and arr.dtype not in D._FROM_NP:
+        if arr.dtype not in D._FROM_NP:
             raise TypeError(
                 f"can't convert np.ndarray of type {arr.dtype}. The only supported types are: "
-                f"{D._names()}."
+                f"{D.names()}."
             )
     else:
-        if isinstance(data, (list, tuple)) and any(isinstance(v, Tensor) for v in data):
-            data = [v._data if isinstance(v, Tensor) else v for v in data]
-        target = D.as_dtype(dtype).np if dtype is not None else _infer_dtype(data)
+        target = D.as_dtype(dtype) if dtype is not None else _infer_dtype(data)
+        if isinstance(data, (list, tuple)):
+            data = _unwrap(data)
         try:
-            arr = np.array(data, dtype=target)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"can't build a tensor from {type(data).__name__}: {e}") from None
-        return arr
+            return np.array(data, dtype=target.np)
+        except OverflowError:
+            raise RuntimeError(f"value cannot be converted to type {target.name} without "
+                               "overflow") from None
+        except ValueError as e:
+            raise ValueError(f"can't build a tensor from this {type(data).__name__}: nested "
+                             f"sequences must be rectangular ({e})") from None
     if dtype is not None:
         target = D.as_dtype(dtype).np
         if arr.dtype != target:
             return arr.astype(target)
     return arr.copy() if copy else arr
+
+
+def _unwrap(data: Any) -> Any:
+    """Nested lists with tensors replaced by their arrays."""
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap(v) for v in data]
+    return data

@@ -7,13 +7,27 @@ from typing import Any
 import numpy as np
 
 from lucid import _dtype as D
-from lucid._tensor import Tensor
+from lucid._tensor import Tensor, norm_dim
 
 Scalar = (int, float, bool, complex, np.generic)
 
 
+class UnsupportedOperand(TypeError):
+    """An operand that is neither a tensor nor a number (operators answer NotImplemented)."""
+
+
 def result_dtype(*operands: Any) -> D.dtype:
-    """PyTorch's result dtype of tensors and Python scalars."""
+    """PyTorch's result dtype of tensors and Python scalars.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> from lucid._ops._util import result_dtype
+    >>> result_dtype(lucid.ones(2, dtype=lucid.int32), 2.5)
+    lucid.float32
+    >>> result_dtype(lucid.ones(2, dtype=lucid.float16), lucid.tensor(1.0, dtype=lucid.float64))
+    lucid.float16
+    """
     dims, zeros, scalars = [], [], []
     for o in operands:
         if isinstance(o, Tensor):
@@ -21,46 +35,68 @@ def result_dtype(*operands: Any) -> D.dtype:
         elif isinstance(o, Scalar):
             scalars.append(o)
         else:
-            raise TypeError(f"unsupported operand type {type(o).__name__}")
+            raise UnsupportedOperand(f"unsupported operand type {type(o).__name__}")
     return D.result_type(dims, zeros, scalars)
 
 
-def promote(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
-    """Cast two operands (tensors or scalars) to their common dtype.
+def as_operand(x: Any) -> Any:
+    """A tensor or a number; NumPy arrays become tensors, other types are refused."""
+    if isinstance(x, (Tensor, *Scalar)):
+        return x
+    if isinstance(x, np.ndarray):
+        return Tensor._make(x)
+    raise UnsupportedOperand(
+        f"unsupported operand type: expected a Tensor or a number, got {type(x).__name__}"
+    )
 
-    Tensors are converted with the differentiable ``cast``; scalars become NumPy scalars of
-    the common dtype. With ``floating`` integer results become the default float dtype.
+
+def promote(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
+    """Cast two operands (tensors or numbers) to their common dtype.
+
+    Tensors are converted with the differentiable ``cast``; numbers become NumPy scalars of
+    the common dtype. With ``floating`` integer results become the default float dtype
+    (true division).
     """
-    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-    if ta and tb and a._data.dtype == b._data.dtype and (
-        not floating or a._data.dtype.kind in "fc"
+    if (
+        isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype
+        and (not floating or a._data.dtype.kind in "fc")
     ):
         return a, b
-    if not ta and not tb:
-        raise TypeError("at least one operand must be a Tensor")
-    if not (ta or isinstance(a, Scalar)):
-        raise TypeError(f"unsupported operand type(s): {type(a).__name__} and Tensor")
-    if not (tb or isinstance(b, Scalar)):
-        raise TypeError(f"unsupported operand type(s): Tensor and {type(b).__name__}")
+    a, b = as_operand(a), as_operand(b)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise UnsupportedOperand("at least one operand must be a Tensor")
     dt = result_dtype(a, b)
     if floating and dt._cat < 2:
         dt = D.get_default_dtype()
-    return _cast_to(a, dt), _cast_to(b, dt)
+    return cast_to(a, dt), cast_to(b, dt)
 
 
-def _cast_to(x: Any, dt: D.dtype) -> Any:
+def cast_to(x: Any, dt: D.dtype) -> Any:
+    """``x`` (tensor or number) converted to ``dt`` (numbers wrap around like PyTorch's
+    integer conversion)."""
     if isinstance(x, Tensor):
         if x._data.dtype == dt.np:
             return x
         from lucid._ops.elementwise import cast
 
         return cast(x, dt)
-    return dt.np.type(x)
+    try:
+        return dt.np.type(x)
+    except OverflowError:
+        pass
+    if isinstance(x, int) and -(2**63) <= x < 2**64:
+        return np.array(x, dtype=np.int64 if x < 2**63 else np.uint64).astype(dt.np)[()]
+    raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow: {x}")
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an array operand (numbers have shape ``()``)."""
+    return x.shape if isinstance(x, np.ndarray) else ()
 
 
 def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Sum ``g`` over the dimensions that broadcasting expanded to reach ``shape``."""
-    if g.shape == shape:
+    if g._data.shape == shape:
         return g
     extra = g.ndim - len(shape)
     dims = tuple(range(extra)) + tuple(
@@ -68,11 +104,11 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
     )
     if dims:
         g = g.sum(dim=dims, keepdim=True)
-    return g.reshape(shape)
+    return g.reshape(shape) if g._data.shape != shape else g
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
-    """The broadcast of several shapes, or a ``RuntimeError`` naming them."""
+    """The broadcast of several shapes, or a ``RuntimeError`` naming all of them."""
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
@@ -83,22 +119,26 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
         ) from None
 
 
-def conj(g: Tensor) -> Tensor:
-    """Complex conjugate (a no-op for real tensors and real scalars)."""
-    if not isinstance(g, Tensor):
-        return np.conj(g) if isinstance(g, (complex, np.complexfloating)) else g
-    return g.conj() if g._data.dtype.kind == "c" else g
+def conj(x: Any) -> Any:
+    """Complex conjugate; ``x`` itself for real tensors and real numbers."""
+    if not isinstance(x, Tensor):
+        return np.conj(x) if isinstance(x, (complex, np.complexfloating)) else x
+    if x._data.dtype.kind != "c":
+        return x
+    from lucid._ops.elementwise import conj_physical
+
+    return conj_physical(x)
 
 
 def norm_dims(dim: Any, ndim: int) -> tuple[int, ...]:
-    """Normalise an int / tuple of dims (``None`` means all)."""
-    from lucid._tensor import _norm_dim
-
+    """Normalise an int or a sequence of dims; ``None`` and ``()`` mean all dims."""
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
-        dims = tuple(_norm_dim(d, ndim) for d in dim)
+        if not dim:
+            return tuple(range(ndim))
+        dims = tuple(norm_dim(d, ndim) for d in dim)
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
-        return dims
-    return (_norm_dim(dim, ndim),) if ndim else ()
+        return tuple(sorted(dims)) if ndim else ()
+    return (norm_dim(dim, ndim),) if ndim else ()

@@ -1,4 +1,10 @@
-"""Element-wise operations: arithmetic, unary math, comparisons and casts."""
+"""Element-wise operations: arithmetic, unary math, comparisons and casts.
+
+Gradients follow PyTorch's formulas (``tools/autograd/derivatives.yaml``), including its
+conventions at non-differentiable points: ``relu'(0) = 0``, ``abs'(0) = 0``, the gradient of
+``maximum``/``minimum`` split evenly on ties, and ``d(x ** y)/dy = 0`` where ``x == 0`` and
+``y >= 0``.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,37 @@ from typing import Any
 import numpy as np
 
 from lucid import _dtype as D
-from lucid._ops._util import Scalar, broadcast_shapes, promote, unbroadcast
+from lucid._ops._util import (
+    as_operand,
+    broadcast_shapes,
+    cast_to,
+    conj,
+    promote,
+    result_dtype,
+    shape_of,
+    unbroadcast,
+)
 from lucid._tensor import Tensor
-from lucid.autograd.function import Function
+from lucid.autograd.function import AccumulateGrad, Function
 
-_ERR = np.seterr  # keep NumPy quiet about inf/nan, like PyTorch
-np.seterr(all="ignore")
-
-
-def _shape(a: Any) -> tuple[int, ...]:
-    return a.shape if isinstance(a, np.ndarray) else ()
+np.seterr(all="ignore")  # inf/nan are results, not errors, as in PyTorch
 
 
 def _binary(fn: type[Function], a: Any, b: Any, floating: bool = False) -> Tensor:
-    a, b = promote(a, b, floating)
+    return _broadcasting(fn, *promote(a, b, floating))
+
+
+def _broadcasting(fn: type[Function], *args: Any) -> Tensor:
+    """``fn.apply(*args)``, turning NumPy's broadcast error into one naming the shapes."""
     try:
-        return fn.apply(a, b)
+        return fn.apply(*args)
     except ValueError:
-        sa = a.shape if isinstance(a, Tensor) else ()
-        sb = b.shape if isinstance(b, Tensor) else ()
-        broadcast_shapes(sa, sb)
+        broadcast_shapes(*[a.shape for a in args if isinstance(a, Tensor)])
         raise
+
+
+def _save_shapes(ctx: Any, a: Any, b: Any) -> None:
+    ctx.shapes = (shape_of(a), shape_of(b))
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -36,7 +52,7 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
+        _save_shapes(ctx, a, b)
         return a + b
 
     @staticmethod
@@ -51,7 +67,7 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
+        _save_shapes(ctx, a, b)
         return a - b
 
     @staticmethod
@@ -66,17 +82,18 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.args = (a, b)
+        na, nb = ctx.needs_input_grad
+        if na or nb:
+            _save_shapes(ctx, a, b)
+            ctx.save_for_backward(a if nb else None, b if na else None)
         return a * b
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.args
-        na, nb = ctx.needs_input_grad
-        ta = _as_t(a, ctx, 0)
-        tb = _as_t(b, ctx, 1)
-        ga = unbroadcast(g * conj(tb), _shape(a)) if na else None
-        gb = unbroadcast(g * conj(ta), _shape(b)) if nb else None
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        ga = unbroadcast(g * conj(b), sa) if b is not None else None
+        gb = unbroadcast(g * conj(a), sb) if a is not None else None
         return ga, gb
 
 
@@ -85,39 +102,20 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.args = (a, b)
+        na, nb = ctx.needs_input_grad
+        if na or nb:
+            _save_shapes(ctx, a, b)
+            ctx.save_for_backward(a if nb else None, b)
         return a / b
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.args
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
-        ta, tb = _as_t(a, ctx, 0), _as_t(b, ctx, 1)
-        ga = unbroadcast(g / conj(tb), _shape(a)) if na else None
-        gb = unbroadcast(-g * conj(ta / (tb * tb)), _shape(b)) if nb else None
+        ga = unbroadcast(g / conj(b), sa) if na else None
+        gb = unbroadcast(-g * conj(a / b / b), sb) if nb else None
         return ga, gb
-
-
-def _as_t(v: Any, ctx: Any, i: int) -> Any:
-    """A saved forward input as a tensor: the graph's own input when it needs grad."""
-    if not isinstance(v, np.ndarray):
-        return v
-    edge = ctx.next_edges[i] if ctx.next_edges else None
-    inputs = ctx.__dict__.get("inputs")
-    if inputs is not None:
-        return inputs[i]
-    t = Tensor._make(v)
-    if edge is not None:
-        # differentiable view of the original input for higher-order gradients
-        node, nr = edge
-        from lucid.autograd.function import AccumulateGrad
-
-        if isinstance(node, AccumulateGrad):
-            return node.variable
-        t._requires_grad = True
-        t.grad_fn = node
-        t._output_nr = nr
-    return t
 
 
 class Pow(Function):
@@ -126,50 +124,57 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(a, b)
-        ctx.args = (a, b)
+        na, nb = ctx.needs_input_grad
+        if na or nb:
+            _save_shapes(ctx, a, b)
+            ctx.node_name = "PowBackward0" if not nb else (
+                "PowBackward1" if isinstance(a, np.ndarray) else "PowBackward2")
+            ctx.save_for_backward(a, b, out if nb else None)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.args
+        a, b, out = ctx.saved_tensors
+        sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
-        ta, tb = _as_t(a, ctx, 0), _as_t(b, ctx, 1)
-        ga = gb = None
-        if na:
-            if isinstance(tb, Tensor):
-                ga = g * conj(tb * ta ** (tb - 1))
-            elif tb == 0:
-                ga = g * 0
-            else:
-                ga = g * conj(tb * ta ** (tb - 1))
-            ga = unbroadcast(ga, _shape(a))
+        ga = unbroadcast(_pow_grad_base(g, a, b), sa) if na else None
+        gb = None
         if nb:
-            out = ta ** tb
-            if isinstance(ta, Tensor):
-                logs = where(ta == 0, 0.0, log(where(ta == 0, 1.0, ta)))
-                gb = g * conj(out * logs)
-            else:
-                gb = g * conj(out * float(np.log(ta)) if ta != 0 else out * 0)
-            gb = unbroadcast(gb, _shape(b))
+            base = a if isinstance(a, Tensor) else Tensor._make(np.asarray(a))
+            zero_base = (base == 0) & _nonnegative(b)
+            gb = unbroadcast(g * conj(where(zero_base, 0.0, out * log(base))), sb)
         return ga, gb
 
 
-class FloorDiv(Function):
+def _pow_grad_base(g: Tensor, a: Tensor, b: Any) -> Tensor:
+    """``g * conj(b * a ** (b - 1))`` with zero where the exponent is zero."""
+    if not isinstance(b, Tensor):
+        return g * 0 if b == 0 else g * conj(b * a ** (b - 1))
+    return g * conj(where(b == 0, 0.0, b * a ** (b - 1)))
+
+
+def _nonnegative(b: Tensor) -> Tensor:
+    if b._data.dtype.kind == "c":
+        return (real(b) >= 0) & (imag(b) == 0)
+    return b >= 0
+
+
+class FloorDivide(Function):
     _array_forward = True
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (_shape(a), _shape(b))
-        if np.result_type(a, b).kind in "iu":
-            b_arr = np.asarray(b)
-            if np.any(b_arr == 0):
-                raise RuntimeError("ZeroDivisionError: integer division by zero")
+        _check_int_zero(a, b, "division")
         return np.floor_divide(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        sa, sb = ctx.shapes
-        return (unbroadcast(g * 0, sa), unbroadcast(g * 0, sb))
+        raise RuntimeError("the derivative for 'floor_divide' is not implemented.")
+
+
+def _check_int_zero(a: Any, b: Any, what: str) -> None:
+    if np.result_type(a, b).kind in "iu" and np.any(np.asarray(b) == 0):
+        raise RuntimeError(f"ZeroDivisionError: integer {what} by zero")
 
 
 class Remainder(Function):
@@ -177,38 +182,49 @@ class Remainder(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.args = (a, b)
-        if np.result_type(a, b).kind in "iu" and np.any(np.asarray(b) == 0):
-            raise RuntimeError("ZeroDivisionError: integer modulo by zero")
+        _check_int_zero(a, b, "modulo")
+        if ctx.needs_input_grad[1]:
+            ctx.save_for_backward(a, b)
+        _save_shapes(ctx, a, b)
         return np.remainder(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.args
+        sa, sb = ctx.shapes
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(g, _shape(a)) if na else None
+        ga = unbroadcast(g, sa) if na else None
         gb = None
         if nb:
-            gb = unbroadcast(-g * Tensor._make(np.asarray(np.floor_divide(a, b))), _shape(b))
+            a, b = ctx.saved_tensors
+            gb = unbroadcast(-g * div(a, b, rounding_mode="floor"), sb)
         return ga, gb
 
 
 def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
-    """``a + alpha * b`` with broadcasting and type promotion."""
+    """``a + alpha * b`` with broadcasting and type promotion.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.add(lucid.tensor([1, 2]), 3)
+    tensor([4, 5])
+    >>> lucid.tensor([1, 2]) + 0.5
+    tensor([1.5000, 2.5000])
+    """
     if alpha != 1:
         b = mul(b, alpha)
     return _binary(Add, a, b)
 
 
 def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
-    """``a - alpha * b``."""
-    if alpha != 1:
-        b = mul(b, alpha)
+    """``a - alpha * b`` (two bool operands are refused, as in PyTorch)."""
     if _is_bool(a) and _is_bool(b):
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not supported. "
             "Use the `^` or `logical_xor()` operator instead."
         )
+    if alpha != 1:
+        b = mul(b, alpha)
     return _binary(Sub, a, b)
 
 
@@ -222,227 +238,303 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any, rounding_mode: str | None = None) -> Tensor:
-    """True division (integers give the default float dtype); ``rounding_mode`` 'floor'/'trunc'."""
+    """True division (integers give the default float dtype), or rounded with
+    ``rounding_mode`` ``'floor'`` / ``'trunc'`` (which keep integer dtypes).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.div(lucid.tensor([7, -7]), 2)
+    tensor([ 3.5000, -3.5000])
+    >>> lucid.div(lucid.tensor([7, -7]), 2, rounding_mode="floor")
+    tensor([ 3, -4])
+    >>> lucid.div(lucid.tensor([7, -7]), 2, rounding_mode="trunc")
+    tensor([ 3, -3])
+    """
     if rounding_mode is None:
         return _binary(Div, a, b, floating=True)
     if rounding_mode == "floor":
-        return _binary(FloorDiv, a, b)
+        return _binary(FloorDivide, a, b)
     if rounding_mode == "trunc":
-        q = _binary(Div, a, b, floating=True)
-        out = trunc(q)
-        dt = promote(a, b)[0]
-        return out.to(dt.dtype) if isinstance(dt, Tensor) else out
+        a, b = promote(a, b)
+        if np.asarray(_raw(a)).dtype.kind in "fc":
+            return trunc(_broadcasting(Div, a, b))
+        return _int_trunc_divide(_raw(a), _raw(b))
     raise ValueError(
         f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
         f"{rounding_mode!r}"
     )
 
 
+def _int_trunc_divide(a: Any, b: Any) -> Tensor:
+    """Integer division rounded towards zero (not differentiable: integers carry no grad)."""
+    _check_int_zero(a, b, "division")
+    q = np.floor_divide(a, b)
+    q = q + ((q * b != a) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+    return Tensor._make(np.asarray(q))
+
+
 def floor_divide(a: Any, b: Any) -> Tensor:
-    return _binary(FloorDiv, a, b)
+    """``a // b``: the quotient rounded towards minus infinity (not differentiable)."""
+    return _binary(FloorDivide, a, b)
 
 
 def remainder(a: Any, b: Any) -> Tensor:
-    """Python-style modulus (the sign follows the divisor)."""
+    """Python-style modulus ``a % b``: the result has the sign of the divisor."""
     return _binary(Remainder, a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
-    """``a ** b``; an integer tensor to a negative integer power is an error, as in PyTorch."""
-    if isinstance(a, Tensor) and a._data.dtype.kind in "iu" and isinstance(b, int) and b < 0:
+    """``a ** b``; an integer tensor to a negative integer power is an error, as in PyTorch.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.tensor([1.0, 2.0, 3.0]) ** 2
+    tensor([1., 4., 9.])
+    """
+    a, b = promote(a, b)
+    if np.asarray(_raw(a)).dtype.kind in "iu" and np.any(np.asarray(_raw(b)) < 0):
         raise RuntimeError("Integers to negative integer powers are not allowed.")
-    return _binary(Pow, a, b)
+    return _broadcasting(Pow, a, b)
+
+
+def _raw(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _as_t(v: Any, ctx: Any, i: int) -> Any:
+    """Forward input ``i`` (kept as the array ``v`` by an array forward) as a tensor that
+    stays connected to the graph, for second derivatives.
+
+    ``ctx.save_for_backward`` / ``ctx.saved_tensors`` do the same and also refuse values
+    changed in place since the forward; prefer them in new code.
+    """
+    if not isinstance(v, np.ndarray):
+        return v
+    edge = ctx.next_edges[i] if i < len(ctx.next_edges) else None
+    if edge is not None and isinstance(edge[0], AccumulateGrad):
+        return edge[0].variable
+    t = Tensor._make(v)
+    if edge is not None:
+        t._requires_grad, t.grad_fn, t._output_nr = True, edge[0], edge[1]
+    return t
 
 
 # --------------------------------------------------------------------------- unary
-def _unary(name: str, fwd: Any, bwd: Any, save_out: bool = False, int_ok: bool = False,
-           floating: bool = True) -> Any:
-    """Build a unary Function from an array forward and a tensor backward ``bwd(g, x, out)``."""
+class _Unary(Function):
+    """Base of the one-input operations; subclasses give ``fn`` and ``grad``."""
 
-    def forward(ctx, x):
-        out = fwd(x)
-        ctx.x = x
-        if save_out:
-            ctx.out = out
+    _array_forward = True
+    saves = "input"  # what ``grad`` needs: "input", "output" or None
+
+    @staticmethod
+    def fn(x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def grad(g: Tensor, v: Tensor | None) -> Tensor:
+        """The input gradient from ``g`` and the saved value ``v`` (input or output)."""
+        raise NotImplementedError
+
+    @classmethod
+    def forward(cls, ctx, x):
+        out = cls.fn(x)
+        if ctx.needs_input_grad[0] and cls.saves:
+            ctx.save_for_backward(x if cls.saves == "input" else out)
         return out
 
-    def backward(ctx, g):
-        x = _as_t(ctx.x, ctx, 0)
-        out = None
-        if save_out:
-            out = Tensor._make(np.asarray(ctx.out))
-            out = _output_tensor(ctx, out)
-        return bwd(g, x, out)
+    @classmethod
+    def backward(cls, ctx, g):
+        saved = ctx.saved_tensors
+        return cls.grad(g, saved[0] if saved else None)
 
-    cls = type(name, (Function,), {
-        "_array_forward": True, "forward": staticmethod(forward),
-        "backward": staticmethod(backward),
-    })
+
+def _unary(name: str, fn: Any, grad: Any, saves: str | None = "input",
+           floating: bool = True, bool_ok: bool = True) -> Any:
+    """An element-wise function backed by a new ``_Unary`` subclass ``name``."""
+    cls = type(name, (_Unary,), {"fn": staticmethod(fn), "grad": staticmethod(grad),
+                                 "saves": saves})
+    public = name.lower()
 
     def op(x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
-            raise TypeError(f"{name.lower()}(): argument 'input' must be Tensor, not "
+            raise TypeError(f"{public}(): argument 'input' must be Tensor, not "
                             f"{type(x).__name__}")
-        if floating and x._data.dtype.kind not in "fc":
+        kind = x._data.dtype.kind
+        if kind == "b" and not bool_ok:
+            raise RuntimeError(f"{public}(): not implemented for bool tensors")
+        if floating and kind not in "fc":
             x = cast(x, D.get_default_dtype())
         return cls.apply(x)
 
-    op.__name__ = name.lower()
-    op.__doc__ = f"Element-wise ``{name.lower()}``."
+    op.__name__ = op.__qualname__ = public
+    op.__doc__ = f"Element-wise ``{public}``."
     op.Function = cls
     return op
-
-
-def _output_tensor(ctx: Any, out: Tensor) -> Tensor:
-    """Re-attach a saved output to its node so second derivatives see it as a function."""
-    from lucid.autograd.grad_mode import is_grad_enabled
-
-    if is_grad_enabled() and ctx.next_edges:
-        out._requires_grad = True
-        out.grad_fn = ctx
-        out._output_nr = 0
-    return out
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "c":
         return 1 / (1 + np.exp(-x))
-    out = np.empty_like(x)
-    pos = x >= 0
-    np.divide(1, 1 + np.exp(-x, where=pos, out=np.zeros_like(x)), out=out, where=pos)
-    ex = np.exp(x, where=~pos, out=np.zeros_like(x))
-    np.divide(ex, 1 + ex, out=out, where=~pos)
-    return out
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
-exp = _unary("Exp", np.exp, lambda g, x, o: g * conj(o), save_out=True)
-log = _unary("Log", np.log, lambda g, x, o: g / conj(x))
-log2 = _unary("Log2", np.log2, lambda g, x, o: g / conj(x * float(np.log(2))))
-log10 = _unary("Log10", np.log10, lambda g, x, o: g / conj(x * float(np.log(10))))
-log1p = _unary("Log1p", np.log1p, lambda g, x, o: g / conj(x + 1))
-expm1 = _unary("Expm1", np.expm1, lambda g, x, o: g * conj(o + 1), save_out=True)
-sqrt = _unary("Sqrt", np.sqrt, lambda g, x, o: g / conj(2 * o), save_out=True)
-rsqrt = _unary("Rsqrt", lambda x: 1 / np.sqrt(x), lambda g, x, o: g * conj(-0.5 * o * o * o),
-               save_out=True)
-sin = _unary("Sin", np.sin, lambda g, x, o: g * conj(cos(x)))
-cos = _unary("Cos", np.cos, lambda g, x, o: -g * conj(sin(x)))
-tan = _unary("Tan", np.tan, lambda g, x, o: g * conj(1 + o * o), save_out=True)
-tanh = _unary("Tanh", np.tanh, lambda g, x, o: g * conj(1 - o * o), save_out=True)
-sigmoid = _unary("Sigmoid", _sigmoid, lambda g, x, o: g * conj(o * (1 - o)), save_out=True)
-reciprocal = _unary("Reciprocal", lambda x: 1 / x, lambda g, x, o: -g * conj(o * o),
-                    save_out=True)
-neg = _unary("Neg", np.negative, lambda g, x, o: -g, floating=False)
-relu = _unary("Relu", lambda x: np.maximum(x, 0), lambda g, x, o: g * (x > 0), floating=False)
-sign = _unary("Sign", np.sign, lambda g, x, o: g * 0, floating=False)
-floor = _unary("Floor", np.floor, lambda g, x, o: g * 0, floating=False)
-ceil = _unary("Ceil", np.ceil, lambda g, x, o: g * 0, floating=False)
-trunc = _unary("Trunc", np.trunc, lambda g, x, o: g * 0, floating=False)
-frac = _unary("Frac", lambda x: x - np.trunc(x), lambda g, x, o: g)
-_round0 = _unary("Round", np.round, lambda g, x, o: g * 0, floating=False)
-conj_physical = _unary("Conj", np.conj, lambda g, x, o: conj(g), floating=False)
+def _zero_grad(g: Tensor, v: Any) -> Tensor:
+    return g * 0
 
 
-def _abs_backward(g: Tensor, x: Tensor, o: Any) -> Tensor:
+exp = _unary("Exp", np.exp, lambda g, o: g * conj(o), saves="output")
+log = _unary("Log", np.log, lambda g, x: g / conj(x))
+log2 = _unary("Log2", np.log2, lambda g, x: g / conj(x * float(np.log(2))))
+log10 = _unary("Log10", np.log10, lambda g, x: g / conj(x * float(np.log(10))))
+log1p = _unary("Log1P", np.log1p, lambda g, x: g / conj(x + 1))
+expm1 = _unary("Expm1", np.expm1, lambda g, o: g * conj(o + 1), saves="output")
+sqrt = _unary("Sqrt", np.sqrt, lambda g, o: g / conj(2 * o), saves="output")
+rsqrt = _unary("Rsqrt", lambda x: 1 / np.sqrt(x), lambda g, o: g * conj(-0.5 * o * o * o),
+               saves="output")
+sin = _unary("Sin", np.sin, lambda g, x: g * conj(cos(x)))
+cos = _unary("Cos", np.cos, lambda g, x: -g * conj(sin(x)))
+tan = _unary("Tan", np.tan, lambda g, o: g * conj(1 + o * o), saves="output")
+tanh = _unary("Tanh", np.tanh, lambda g, o: g * conj(1 - o * o), saves="output")
+sigmoid = _unary("Sigmoid", _sigmoid, lambda g, o: g * conj(o * (1 - o)), saves="output")
+reciprocal = _unary("Reciprocal", lambda x: 1 / x, lambda g, o: -g * conj(o * o),
+                    saves="output")
+neg = _unary("Neg", np.negative, lambda g, v: -g, saves=None, floating=False, bool_ok=False)
+relu = _unary("Relu", lambda x: np.maximum(x, 0), lambda g, o: g * (o > 0), saves="output",
+              floating=False, bool_ok=False)
+sign = _unary("Sign", lambda x: np.sign(x) if x.dtype != np.bool_ else x.copy(), _zero_grad,
+              saves=None, floating=False)
+floor = _unary("Floor", np.floor, _zero_grad, saves=None, floating=False, bool_ok=False)
+ceil = _unary("Ceil", np.ceil, _zero_grad, saves=None, floating=False, bool_ok=False)
+trunc = _unary("Trunc", np.trunc, _zero_grad, saves=None, floating=False, bool_ok=False)
+frac = _unary("Frac", lambda x: x - np.trunc(x), lambda g, v: g, saves=None)
+_round = _unary("Round", np.round, _zero_grad, saves=None, floating=False, bool_ok=False)
+conj_physical = _unary("Conj", np.conj, lambda g, v: conj(g), saves=None, floating=False)
+
+
+def _abs_grad(g: Tensor, x: Tensor) -> Tensor:
     if x._data.dtype.kind == "c":
         mag = abs(x)
         return g * where(mag == 0, 0.0, x / where(mag == 0, 1.0, mag))
     return g * sign(x)
 
 
-class Abs(Function):
-    _array_forward = True
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.x = x
-        return np.abs(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        return _abs_backward(g, _as_t(ctx.x, ctx, 0), None)
+_abs = _unary("Abs", np.abs, _abs_grad, floating=False, bool_ok=False)
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001
     """Element-wise absolute value (complex input gives the real magnitude)."""
-    return Abs.apply(x)
+    return _abs(x)
 
 
 def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001
-    """Round half to even, like PyTorch."""
+    """Round half to even, like PyTorch (to ``decimals`` places when given)."""
     if decimals == 0:
-        return _round0(x)
+        return _round(x)
     scale = 10.0 ** decimals
-    return _round0(x * scale) / scale
+    return _round(x * scale) / scale
 
 
-def conj(x: Tensor) -> Tensor:
-    """Complex conjugate; returns ``x`` itself for real tensors (and real scalars)."""
-    if not isinstance(x, Tensor):
-        return np.conj(x) if isinstance(x, (complex, np.complexfloating)) else x
-    return conj_physical(x) if x._data.dtype.kind == "c" else x
-
-
+# --------------------------------------------------------------------------- clamp / where
 class Clamp(Function):
+    """``clamp`` with number bounds (``ClampBackward1`` in PyTorch)."""
+
     _array_forward = True
 
     @staticmethod
     def forward(ctx, x, lo, hi):
-        ctx.x, ctx.lo, ctx.hi = x, lo, hi
-        out = x
-        if lo is not None:
-            out = np.maximum(out, lo)
-        if hi is not None:
-            out = np.minimum(out, hi)
-        return out if out is not x else x.copy()
+        ctx.node_name = "ClampBackward1"
+        ctx.lo, ctx.hi = lo, hi
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x)
+        return _clip(x, lo, hi)
 
     @staticmethod
     def backward(ctx, g):
-        x = Tensor._make(ctx.x)
+        (x,) = ctx.saved_tensors
         mask = None
         if ctx.lo is not None:
-            mask = x >= _t_or_s(ctx.lo)
+            mask = x >= ctx.lo
         if ctx.hi is not None:
-            m2 = x <= _t_or_s(ctx.hi)
-            mask = m2 if mask is None else mask & m2
-        gx = g * mask if ctx.needs_input_grad[0] else None
-        return gx, None, None
+            upper = x <= ctx.hi
+            mask = upper if mask is None else mask & upper
+        return where(mask, g, 0.0), None, None
 
 
-def _t_or_s(v: Any) -> Any:
-    return Tensor._make(v) if isinstance(v, np.ndarray) else v
+def _clip(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+    out = x
+    if lo is not None:
+        out = np.maximum(out, lo)
+    if hi is not None:
+        out = np.minimum(out, hi)
+    return out if out is not x else x.copy()
+
+
+class ClampTensor(Function):
+    """``clamp`` with tensor bounds; the bounds receive gradients (``ClampBackward0``)."""
+
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.node_name = "ClampBackward0"
+        ctx.shapes = (x.shape, shape_of(lo), shape_of(hi))
+        ctx.save_for_backward(x, lo, hi)
+        return _clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, lo, hi = ctx.saved_tensors
+        sx, slo, shi = ctx.shapes
+        nx, nlo, nhi = ctx.needs_input_grad
+        gx = glo = ghi = None
+        if lo is not None and hi is not None:
+            if nx:
+                gx = where((x >= lo) & (x <= hi), g, 0.0)
+            if nlo:
+                glo = where((x < lo) & (lo < hi), g, 0.0)
+            if nhi:
+                ghi = where((x > hi) | (hi < lo), g, 0.0)
+        elif lo is not None:
+            gx = where(x >= lo, g, 0.0) if nx else None
+            glo = where(x < lo, g, 0.0) if nlo else None
+        else:
+            gx = where(x <= hi, g, 0.0) if nx else None
+            ghi = where(x > hi, g, 0.0) if nhi else None
+        return (unbroadcast(gx, sx) if gx is not None else None,
+                unbroadcast(glo, slo) if glo is not None else None,
+                unbroadcast(ghi, shi) if ghi is not None else None)
 
 
 def clamp(x: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    """Limit values to ``[min, max]`` (either bound may be omitted)."""
+    """Limit values to ``[min, max]``; either bound may be omitted, and bounds may be numbers
+    or tensors (which then receive gradients too).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.tensor([-1.0, 0.5, 2.0]).clamp(0, 1)
+    tensor([0.0000, 0.5000, 1.0000])
+    """
     if min is None and max is None:
-        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    dt = x.dtype
-    if isinstance(min, float) or isinstance(max, float):
-        if not dt.is_floating_point and not dt.is_complex:
-            x = cast(x, D.get_default_dtype())
-    lo = min._data if isinstance(min, Tensor) else min
-    hi = max._data if isinstance(max, Tensor) else max
+        raise RuntimeError("clamp: At least one of 'min' or 'max' must not be None")
+    bounds = [b for b in (min, max) if b is not None]
+    dt = result_dtype(x, *bounds)
+    x = cast_to(x, dt)
+    lo = None if min is None else cast_to(min, dt)
+    hi = None if max is None else cast_to(max, dt)
+    if isinstance(lo, Tensor) or isinstance(hi, Tensor):
+        try:
+            return ClampTensor.apply(x, lo, hi)
+        except ValueError:
+            broadcast_shapes(x.shape, *[b.shape for b in (lo, hi) if isinstance(b, Tensor)])
+            raise
     return Clamp.apply(x, lo, hi)
 
 
 clip = clamp
-
-
-def where(cond: Any, a: Any, b: Any) -> Tensor:
-    """Choose ``a`` where ``cond`` is true and ``b`` elsewhere (with broadcasting)."""
-    if not isinstance(cond, Tensor):
-        cond = Tensor._make(np.asarray(cond))
-    if cond._data.dtype != np.bool_:
-        raise RuntimeError(
-            f"where expected condition to be a boolean tensor, but got a tensor with dtype "
-            f"{cond.dtype.name}"
-        )
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor._make(np.asarray(a, dtype=D.scalar_dtype(a).np))
-    a, b = promote(a, b)
-    broadcast_shapes(cond.shape, a.shape if isinstance(a, Tensor) else (),
-                     b.shape if isinstance(b, Tensor) else ())
-    return Where.apply(cond._data, a, b)
 
 
 class Where(Function):
@@ -450,27 +542,58 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, c, a, b):
-        ctx.c = c
-        ctx.shapes = (_shape(a), _shape(b))
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            ctx.shapes = (shape_of(a), shape_of(b))
+            ctx.save_for_backward(c)
         return np.where(c, a, b)
 
     @staticmethod
     def backward(ctx, g):
-        c = Tensor._make(ctx.c)
+        (c,) = ctx.saved_tensors
         sa, sb = ctx.shapes
-        na, nb = ctx.needs_input_grad[1:]
-        zero = 0
-        ga = unbroadcast(where(c, g, zero), sa) if na else None
-        gb = unbroadcast(where(c, zero, g), sb) if nb else None
+        _, na, nb = ctx.needs_input_grad
+        ga = unbroadcast(where(c, g, 0), sa) if na else None
+        gb = unbroadcast(where(c, 0, g), sb) if nb else None
         return None, ga, gb
 
 
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Choose ``a`` where ``cond`` is true and ``b`` elsewhere (with broadcasting).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.tensor([-1.0, 2.0])
+    >>> lucid.where(x > 0, x, 0.0)
+    tensor([0., 2.])
+    """
+    if not isinstance(cond, Tensor):
+        cond = Tensor._make(np.asarray(cond))
+    if cond._data.dtype != np.bool_:
+        raise RuntimeError(
+            "where expected condition to be a boolean tensor, but got a tensor with dtype "
+            f"{cond.dtype.name}"
+        )
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        a, b = promote(a, b)
+    else:
+        dt = D.result_type([], [], [a, b])
+        a, b = cast_to(a, dt), cast_to(b, dt)
+    broadcast_shapes(cond.shape, a.shape if isinstance(a, Tensor) else (),
+                     b.shape if isinstance(b, Tensor) else ())
+    return Where.apply(cond, a, b)
+
+
+# --------------------------------------------------------------------------- dtype
 class Cast(Function):
+    """Differentiable dtype conversion (``ToCopyBackward0`` in PyTorch)."""
+
     _array_forward = True
 
     @staticmethod
     def forward(ctx, x, dt):
         ctx.src = x.dtype
+        ctx.node_name = "ToCopyBackward0"
         return x.astype(dt.np)
 
     @staticmethod
@@ -484,7 +607,7 @@ class Cast(Function):
 
 
 def cast(x: Tensor, dt: D.dtype) -> Tensor:
-    """Differentiable dtype conversion."""
+    """``x`` converted to ``dt`` (``x`` itself when it already has that dtype)."""
     if x._data.dtype == dt.np:
         return x
     return Cast.apply(x, dt)
@@ -495,12 +618,11 @@ class Real(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.complex = x.dtype.kind == "c"
         return np.real(x)
 
     @staticmethod
     def backward(ctx, g):
-        return cast(g, g.dtype.to_complex()) if ctx.complex else g
+        return cast(g, g.dtype.to_complex())
 
 
 class Imag(Function):
@@ -516,35 +638,33 @@ class Imag(Function):
 
 
 def real(x: Tensor) -> Tensor:
+    """The real part (``x`` itself for real tensors)."""
     return Real.apply(x) if x._data.dtype.kind == "c" else x
 
 
 def imag(x: Tensor) -> Tensor:
+    """The imaginary part of a complex tensor."""
     if x._data.dtype.kind != "c":
         raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
     return Imag.apply(x)
 
 
 # --------------------------------------------------------------------------- comparisons
+def _operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """The arrays or numbers compared by a comparison / logical operation."""
+    return _raw(as_operand(a)), _raw(as_operand(b))
+
+
 def _compare(np_fn: Any, name: str) -> Any:
     def op(a: Any, b: Any) -> Tensor:
-        if isinstance(a, Tensor) and isinstance(b, Tensor):
-            xa, xb = a._data, b._data
-        elif isinstance(a, Tensor):
-            if not isinstance(b, Scalar):
-                return NotImplemented
-            xa, xb = a._data, b
-        else:
-            if not isinstance(a, Scalar):
-                return NotImplemented
-            xa, xb = a, b._data
+        xa, xb = _operands(a, b)
         try:
             return Tensor._make(np.asarray(np_fn(xa, xb)))
         except ValueError:
             broadcast_shapes(np.shape(xa), np.shape(xb))
             raise
 
-    op.__name__ = name
+    op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Element-wise ``{name}`` comparison (a bool tensor, never differentiable)."
     return op
 
@@ -555,40 +675,31 @@ lt = _compare(np.less, "lt")
 le = _compare(np.less_equal, "le")
 gt = _compare(np.greater, "gt")
 ge = _compare(np.greater_equal, "ge")
-
-
-def _logical(np_fn: Any, name: str) -> Any:
-    def op(a: Any, b: Any) -> Tensor:
-        xa = a._data if isinstance(a, Tensor) else a
-        xb = b._data if isinstance(b, Tensor) else b
-        return Tensor._make(np.asarray(np_fn(xa, xb)))
-
-    op.__name__ = name
-    return op
-
-
-logical_and = _logical(np.logical_and, "logical_and")
-logical_or = _logical(np.logical_or, "logical_or")
-logical_xor = _logical(np.logical_xor, "logical_xor")
+logical_and = _compare(np.logical_and, "logical_and")
+logical_or = _compare(np.logical_or, "logical_or")
+logical_xor = _compare(np.logical_xor, "logical_xor")
 
 
 def logical_not(x: Tensor) -> Tensor:
-    return Tensor._make(np.logical_not(x._data))
+    """Element-wise logical negation (a bool tensor)."""
+    return Tensor._make(np.asarray(np.logical_not(x._data)))
 
 
 def _bitwise(np_fn: Any, name: str) -> Any:
     def op(a: Any, b: Any) -> Tensor:
-        for v in (a, b):
-            d = v._data.dtype if isinstance(v, Tensor) else np.asarray(v).dtype
-            if d.kind not in "biu":
-                raise RuntimeError(f'"{name}_cpu" not implemented for floating or complex '
-                                   "tensors: use integer or bool tensors")
         a, b = promote(a, b)
-        xa = a._data if isinstance(a, Tensor) else a
-        xb = b._data if isinstance(b, Tensor) else b
-        return Tensor._make(np.asarray(np_fn(xa, xb)))
+        xa, xb = _operands(a, b)
+        if np.asarray(xa).dtype.kind not in "biu":
+            raise RuntimeError(f'"{name}_cpu" not implemented for floating or complex '
+                               "tensors: use integer or bool tensors")
+        try:
+            return Tensor._make(np.asarray(np_fn(xa, xb)))
+        except ValueError:
+            broadcast_shapes(np.shape(xa), np.shape(xb))
+            raise
 
-    op.__name__ = name
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Element-wise ``{name}`` of integer or bool tensors."
     return op
 
 
@@ -598,61 +709,83 @@ bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
 
 
 def bitwise_not(x: Tensor) -> Tensor:
+    """``~x`` for integer and bool tensors."""
     if x._data.dtype.kind not in "biu":
         raise RuntimeError("bitwise_not is only supported for integer and bool tensors")
-    return Tensor._make(np.invert(x._data))
+    return Tensor._make(np.asarray(np.invert(x._data)))
 
 
 def isnan(x: Tensor) -> Tensor:
-    return Tensor._make(np.isnan(x._data))
+    return Tensor._make(np.asarray(np.isnan(x._data)))
 
 
 def isinf(x: Tensor) -> Tensor:
-    return Tensor._make(np.isinf(x._data))
+    return Tensor._make(np.asarray(np.isinf(x._data)))
 
 
 def isfinite(x: Tensor) -> Tensor:
-    return Tensor._make(np.isfinite(x._data))
+    return Tensor._make(np.asarray(np.isfinite(x._data)))
 
 
-class _MinMax(Function):
+class Maximum(Function):
+    """``maximum``/``minimum``; the gradient is split evenly on ties, as in PyTorch."""
+
     _array_forward = True
 
     @staticmethod
     def forward(ctx, a, b, is_max):
-        ctx.args, ctx.is_max = (a, b), is_max
+        ctx.is_max = is_max
+        ctx.node_name = "MaximumBackward0" if is_max else "MinimumBackward0"
+        ctx.save_for_backward(a, b)
         return np.maximum(a, b) if is_max else np.minimum(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = (Tensor._make(np.asarray(v)) for v in ctx.args)
-        win = (a > b) if ctx.is_max else (a < b)
-        tie = (a == b) * 0.5
+        a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad[:2]
-        ga = unbroadcast(g * (win + tie), a.shape) if na else None
-        gb = unbroadcast(g * (~win - tie * 2 + tie), b.shape) if nb else None
+        a_loses, b_loses = (a < b, a > b) if ctx.is_max else (a > b, a < b)
+        half = where(a == b, g / 2, g)
+        ga = unbroadcast(where(a_loses, 0.0, half), a.shape) if na else None
+        gb = unbroadcast(where(b_loses, 0.0, half), b.shape) if nb else None
         return ga, gb, None
 
 
 def maximum(a: Tensor, b: Tensor) -> Tensor:
-    """Element-wise maximum (the gradient is split evenly on ties, like PyTorch)."""
-    a, b = promote(a, b)
-    return _MinMax.apply(a, b, True)
+    """Element-wise maximum (NaN propagates; the gradient is split evenly on ties)."""
+    return _minmax(a, b, True)
 
 
 def minimum(a: Tensor, b: Tensor) -> Tensor:
-    """Element-wise minimum (the gradient is split evenly on ties, like PyTorch)."""
+    """Element-wise minimum (NaN propagates; the gradient is split evenly on ties)."""
+    return _minmax(a, b, False)
+
+
+def _minmax(a: Tensor, b: Tensor, is_max: bool) -> Tensor:
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError(f"{'maximum' if is_max else 'minimum'}(): expected two Tensors")
     a, b = promote(a, b)
-    return _MinMax.apply(a, b, False)
+    try:
+        return Maximum.apply(a, b, is_max)
+    except ValueError:
+        broadcast_shapes(a.shape, b.shape)
+        raise
 
 
 def lerp(a: Tensor, b: Tensor, weight: Any) -> Tensor:
+    """``a + weight * (b - a)``."""
     return a + weight * (b - a)
 
 
 def addcmul(x: Tensor, t1: Tensor, t2: Tensor, value: Any = 1) -> Tensor:
+    """``x + value * t1 * t2``."""
     return x + value * t1 * t2
 
 
 def addcdiv(x: Tensor, t1: Tensor, t2: Tensor, value: Any = 1) -> Tensor:
+    """``x + value * t1 / t2``."""
     return x + value * t1 / t2
+
+
+def square(x: Tensor) -> Tensor:
+    """``x ** 2``."""
+    return pow(x, 2)

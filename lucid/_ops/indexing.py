@@ -1,4 +1,9 @@
-"""Indexing: ``x[key]`` reads (differentiable), ``x[key] = v`` writes, gather/scatter."""
+"""Indexing: ``x[key]`` reads (differentiable), ``x[key] = v`` writes, gather/scatter.
+
+Keys follow PyTorch (and NumPy): ints, slices, ``None``, ``...``, integer tensors / lists
+(advanced indexing) and bool masks. Reading with ints, slices, ``None`` and ``...`` only
+gives a view; any advanced index gives a copy.
+"""
 
 from __future__ import annotations
 
@@ -7,87 +12,102 @@ from typing import Any
 import numpy as np
 
 from lucid._ops._util import unbroadcast
-from lucid._tensor import Tensor, _norm_dim
+from lucid._ops.inplace import apply_inplace, check_writable
+from lucid._ops.shape import as_view
+from lucid._tensor import Tensor, bump_version, norm_dim
 from lucid.autograd.function import Function
+from lucid.autograd.grad_mode import _state
 
 
-def _convert_key(key: Any, shape: tuple[int, ...]) -> Any:
-    """Turn tensors inside an index into arrays and check integer bounds."""
-    single = not isinstance(key, tuple)
-    items = (key,) if single else key
-    out = []
-    for k in items:
-        if isinstance(k, Tensor):
-            k = k._data
-            if k.dtype.kind not in "biu":
-                raise IndexError(
-                    "tensors used as indices must be long, int, byte or bool tensors"
-                )
-        elif isinstance(k, list):
-            k = np.asarray(k)
-            if k.dtype.kind not in "biu" and k.size:
-                raise IndexError(f"index list must hold ints or bools, got {k.dtype}")
-            if k.size == 0:
-                k = k.astype(np.int64)
-        elif isinstance(k, (float, str)) or (k is not None and not isinstance(
-                k, (int, np.integer, slice, type(Ellipsis), np.ndarray, bool))):
-            raise IndexError(
-                "only integers, slices (`:`), ellipsis (`...`), None and long or byte "
-                f"Variables are valid indices (got {type(k).__name__})"
-            )
-        out.append(k)
-    _check_bounds(out, shape)
-    return out[0] if single else tuple(out)
-
-
-def _check_bounds(items: list[Any], shape: tuple[int, ...]) -> None:
-    n_real = sum(
-        (k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1)
-        for k in items if k is not None and k is not Ellipsis
+def _convert_item(k: Any) -> Any:
+    if isinstance(k, Tensor):
+        if k._data.dtype.kind not in "biu":
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        if k._data.ndim == 0 and k._data.dtype.kind in "iu":
+            return int(k._data)
+        return k._data
+    if isinstance(k, np.ndarray):
+        if k.dtype.kind not in "biu":
+            raise IndexError("arrays used as indices must be of integer or bool type")
+        return k
+    if isinstance(k, list):
+        arr = np.asarray([_convert_item(v) if isinstance(v, Tensor) else v for v in k])
+        if arr.size == 0:
+            return arr.astype(np.int64)
+        if arr.dtype.kind not in "biu":
+            raise IndexError(f"index list must hold ints or bools, got {arr.dtype}")
+        return arr
+    if isinstance(k, slice):
+        if k.step is not None and int(k.step) <= 0:
+            raise ValueError(f"slice step must be positive, got {k.step}")
+        return k
+    if k is None or k is Ellipsis or isinstance(k, (bool, int, np.integer)):
+        return k
+    raise IndexError(
+        "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
+        f"valid indices (got {type(k).__name__})"
     )
+
+
+def convert_key(key: Any, shape: tuple[int, ...]) -> Any:
+    """An index with tensors turned into arrays, checked against ``shape``."""
+    items = key if isinstance(key, tuple) else (key,)
+    out = tuple(_convert_item(k) for k in items)
+    _check_bounds(out, shape)
+    if is_basic(out) and Ellipsis not in out:
+        out = out + (Ellipsis,)  # NumPy then returns a 0-d view instead of a scalar copy
+    return out
+
+
+def is_basic(key: tuple[Any, ...]) -> bool:
+    """Whether a converted key holds only ints, slices, None and ``...`` (a view)."""
+    return all(
+        k is None or k is Ellipsis or isinstance(k, slice)
+        or (isinstance(k, (int, np.integer)) and not isinstance(k, bool))
+        for k in key
+    )
+
+
+def _check_bounds(items: tuple[Any, ...], shape: tuple[int, ...]) -> None:
+    def consumed(k: Any) -> int:
+        if k is None or k is Ellipsis or isinstance(k, bool):
+            return 0
+        if isinstance(k, np.ndarray) and k.dtype == np.bool_:
+            return k.ndim
+        return 1
+
+    n_real = sum(consumed(k) for k in items)
+    if n_real > len(shape):
+        raise IndexError(
+            f"too many indices for tensor of dimension {len(shape)} (got {n_real})"
+        )
     dim = 0
     for k in items:
         if k is Ellipsis:
             dim += len(shape) - n_real
             continue
-        if k is None:
-            continue
         if isinstance(k, np.ndarray) and k.dtype == np.bool_:
             for j in range(k.ndim):
-                if dim + j < len(shape) and k.shape[j] != shape[dim + j]:
+                if k.shape[j] != shape[dim + j]:
                     raise IndexError(
                         f"The shape of the mask {list(k.shape)} at index {j} does not match "
                         f"the shape of the indexed tensor {list(shape)} at index {dim + j}"
                     )
-            dim += max(k.ndim, 1) if k.ndim else 0
-            continue
-        if dim >= len(shape):
-            raise IndexError(
-                f"too many indices for tensor of dimension {len(shape)}"
-            )
-        size = shape[dim]
-        if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
-            if not -size <= k < size:
-                raise IndexError(
-                    f"index {k} is out of bounds for dimension {dim} with size {size}"
-                )
-        elif isinstance(k, np.ndarray) and k.size:
-            lo, hi = int(k.min()), int(k.max())
-            if lo < -size or hi >= size:
-                bad = hi if hi >= size else lo
-                raise IndexError(
-                    f"index {bad} is out of bounds for dimension {dim} with size {size}"
-                )
-        dim += 1
+        elif consumed(k):
+            _check_index(k, shape[dim], dim)
+        dim += consumed(k)
 
 
-def _is_basic(key: Any) -> bool:
-    items = key if isinstance(key, tuple) else (key,)
-    return all(
-        k is None or k is Ellipsis or isinstance(k, slice)
-        or (isinstance(k, (int, np.integer)) and not isinstance(k, bool))
-        for k in items
-    )
+def _check_index(k: Any, size: int, dim: int) -> None:
+    if isinstance(k, (int, np.integer)):
+        bad = k if not -size <= k < size else None
+    elif isinstance(k, np.ndarray) and k.size:
+        lo, hi = int(k.min()), int(k.max())
+        bad = hi if hi >= size else (lo if lo < -size else None)
+    else:
+        bad = None
+    if bad is not None:
+        raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
 class GetItem(Function):
@@ -95,7 +115,13 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, x, key):
-        ctx.shape, ctx.dtype, ctx.key = x.shape, x.dtype, key
+        ctx.shape, ctx.key = x.shape, key
+        if not is_basic(key):
+            ctx.node_name = "IndexBackward0"
+        elif any(isinstance(k, slice) for k in key):
+            ctx.node_name = "SliceBackward0"
+        else:
+            ctx.node_name = "SelectBackward0"
         return x[key]
 
     @staticmethod
@@ -112,7 +138,7 @@ class IndexAdd(Function):
     def forward(ctx, g, key, shape):
         ctx.key = key
         out = np.zeros(shape, dtype=g.dtype)
-        if _is_basic(key):
+        if is_basic(key):
             out[key] = g
         else:
             np.add.at(out, key, g)
@@ -124,24 +150,40 @@ class IndexAdd(Function):
 
 
 def getitem(x: Tensor, key: Any) -> Tensor:
-    """``x[key]`` with ints, slices, ``None``, ``...``, integer arrays and bool masks."""
-    if x.ndim == 0 and key not in (None, Ellipsis, ()) and not (
-        isinstance(key, Tensor) and key._data.dtype == np.bool_
-    ):
-        if not (isinstance(key, tuple) and all(k is None or k is Ellipsis for k in key)):
-            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` to convert a "
-                             "0-dim tensor to a number")
-    k = _convert_key(key, x.shape)
+    """``x[key]`` with ints, slices, ``None``, ``...``, integer arrays and bool masks.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.arange(6).reshape(2, 3)
+    >>> x[1], x[:, ::2], x[x > 3], x[[0, 1], [2, 0]]
+    (tensor([3, 4, 5]), tensor([[0, 2],
+            [3, 5]]), tensor([4, 5]), tensor([2, 3]))
+    """
+    if x.ndim == 0 and not _keeps_0d(key):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python to "
+                         "convert a 0-dim tensor to a number")
+    k = convert_key(key, x.shape)
+    if is_basic(k):
+        return as_view(GetItem, x, k)
     return GetItem.apply(x, k)
 
 
+def _keeps_0d(key: Any) -> bool:
+    """Keys valid on a 0-d tensor: None, ``...``, bools and bool masks."""
+    items = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, bool) or (
+        isinstance(k, Tensor) and k._data.dtype == np.bool_ and k.ndim == 0) for k in items)
+
+
 class IndexPut(Function):
+    """``x`` with ``x[key] = v`` applied (out of place; the in-place step stores it)."""
+
     _array_forward = True
 
     @staticmethod
     def forward(ctx, x, key, v):
-        ctx.key = key
-        ctx.vshape = np.shape(v)
+        ctx.key, ctx.vshape = key, np.shape(v)
         out = x.copy()
         out[key] = v
         return out
@@ -151,28 +193,27 @@ class IndexPut(Function):
         nx, _, nv = ctx.needs_input_grad
         gx = gv = None
         if nx:
-            mask = np.ones(g.shape, dtype=bool)
-            mask[ctx.key] = False
-            gx = g * Tensor._make(mask)
+            keep = np.ones(g.shape, dtype=bool)
+            keep[ctx.key] = False
+            gx = g * Tensor._make(keep)
         if nv:
             gv = unbroadcast(GetItem.apply(g, ctx.key), ctx.vshape)
         return gx, None, gv
 
 
 def setitem(x: Tensor, key: Any, value: Any) -> None:
-    """``x[key] = value`` in place (tracked by autograd when gradients are involved)."""
-    from lucid._ops.inplace import apply_inplace
-
-    k = _convert_key(key, x.shape)
+    """``x[key] = value`` in place (recorded by autograd when gradients are involved)."""
+    k = convert_key(key, x.shape)
     if isinstance(value, Tensor):
-        v = value if value._data.dtype == x._data.dtype else value.to(x.dtype)
+        v = value.to(x.dtype)
     else:
         try:
             v = np.asarray(value, dtype=x._data.dtype)
         except (TypeError, ValueError):
-            raise TypeError(f"can't assign a {type(value).__name__} to a tensor") from None
-    vs = v.shape if isinstance(v, (Tensor, np.ndarray)) else ()
-    target = np.empty(x.shape, dtype=bool)[k].shape
+            raise TypeError(f"can't assign a {type(value).__name__} to a {x.dtype} tensor: "
+                            "expected a number, a sequence of numbers or a Tensor") from None
+    vs = np.shape(v._data if isinstance(v, Tensor) else v)
+    target = np.empty(x.shape, dtype=np.bool_)[k].shape
     try:
         np.broadcast_shapes(vs, target)
     except ValueError:
@@ -180,7 +221,14 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
             f"shape mismatch: value tensor of shape {list(vs)} cannot be broadcast to indexing "
             f"result of shape {list(target)}"
         ) from None
-    apply_inplace(x, lambda t, kk, vv: IndexPut.apply(t, kk, vv), k, v)
+    recording = _state.enabled and (
+        x._requires_grad or (isinstance(v, Tensor) and v._requires_grad))
+    if recording:
+        apply_inplace(x, lambda t, kk, vv: IndexPut.apply(t, kk, vv), k, v)
+        return
+    check_writable(x)
+    x._data[k] = v._data if isinstance(v, Tensor) else v
+    bump_version(x)
 
 
 class Gather(Function):
@@ -222,35 +270,55 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """Pick values along ``dim`` at ``index`` (PyTorch's ``gather``)."""
     if not isinstance(index, Tensor) or index._data.dtype.kind not in "iu":
         raise RuntimeError("gather(): Expected dtype int64 for index")
-    d = _norm_dim(dim, x.ndim)
+    d = norm_dim(dim, x.ndim)
     if index.ndim != x.ndim:
-        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
-    idx = index._data
-    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
         raise RuntimeError(
-            f"index {int(idx.max() if idx.max() >= x.shape[d] else idx.min())} is out of bounds "
-            f"for dimension {d} with size {x.shape[d]}"
+            f"Index tensor must have the same number of dimensions as input tensor (got "
+            f"index of shape {tuple(index.shape)} and input of shape {tuple(x.shape)})"
         )
+    for i, (si, sx) in enumerate(zip(index.shape, x.shape)):
+        if i != d and si > sx:
+            raise RuntimeError(
+                f"Size does not match at dimension {i} expected index {list(index.shape)} to "
+                f"be smaller than self {list(x.shape)} apart from dimension {d}"
+            )
+    idx = index._data
+    size = x.shape[d]
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
     return Gather.apply(x, d, idx)
 
 
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    d = _norm_dim(dim, x.ndim)
-    key = [slice(None)] * x.ndim
-    key[d] = index._data if isinstance(index, Tensor) else np.asarray(index)
+    """The entries at the 1-d integer ``index`` along ``dim``."""
+    idx = index._data if isinstance(index, Tensor) else np.asarray(index)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise IndexError(
+            f"index_select(): Index is supposed to be a vector of integers, got shape "
+            f"{tuple(idx.shape)} of dtype {idx.dtype}"
+        )
+    d = norm_dim(dim, x.ndim)
+    key: list[Any] = [slice(None)] * x.ndim
+    key[d] = idx.reshape(-1)
     return getitem(x, tuple(key))
 
 
 def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
-    """Replace entries where ``mask`` is true with ``value``."""
+    """``x`` with the entries where ``mask`` is true replaced by ``value``."""
     from lucid._ops.elementwise import where
 
-    if mask._data.dtype != np.bool_:
+    if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
         raise RuntimeError(
-            f"masked_fill_ only supports boolean masks, but got mask with dtype "
-            f"{mask.dtype.name}"
+            "masked_fill_ only supports boolean masks, but got mask with dtype "
+            f"{getattr(mask, 'dtype', type(mask).__name__)}"
         )
     if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(
+                "masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                f"{value.ndim} dimension(s)."
+            )
         value = value.to(x.dtype)
     else:
         value = x._data.dtype.type(value)
@@ -258,7 +326,11 @@ def masked_fill(x: Tensor, mask: Tensor, value: Any) -> Tensor:
 
 
 def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
-    idx = np.nonzero(x._data)
+    """Indices of the non-zero entries: an ``(n, ndim)`` int64 tensor, or one tensor per
+    dim with ``as_tuple``."""
+    idx = np.nonzero(x._data) if x.ndim else np.nonzero(x._data.reshape(1))
     if as_tuple:
         return tuple(Tensor._make(i.astype(np.int64)) for i in idx)
-    return Tensor._make(np.stack(idx, axis=-1).astype(np.int64))
+    cols = idx if x.ndim else ()
+    return Tensor._make(np.stack(cols, axis=-1).astype(np.int64) if cols
+                        else np.zeros((len(idx[0]), 0), dtype=np.int64))

@@ -1,7 +1,8 @@
-"""Reductions: sum, mean, var/std, prod, max/min, logsumexp, softmax."""
+"""Reductions: sum, mean, var/std, prod, max/min, logsumexp, softmax, cumsum."""
 
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 from typing import Any
 
@@ -9,36 +10,64 @@ import numpy as np
 
 from lucid import _dtype as D
 from lucid._ops._util import norm_dims
-from lucid._tensor import Tensor
+from lucid._ops.elementwise import where
+from lucid._tensor import Tensor, norm_dim
 from lucid.autograd.function import Function
 
-values_indices = namedtuple("values_indices", ["values", "indices"])
+# the (values, indices) pairs returned by max/min along a dim (torch.return_types.max)
+max_result = namedtuple("max", ["values", "indices"])
+min_result = namedtuple("min", ["values", "indices"])
 
 
 def _kept_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(1 if i in dims else s for i, s in enumerate(shape))
 
 
-def _expand_back(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...]) -> Tensor:
-    """Broadcast a reduced gradient back over the reduced dims."""
-    return g.reshape(_kept_shape(shape, dims)).expand(*shape)
+def _restore(g: Tensor, shape: tuple[int, ...], dims: tuple[int, ...]) -> Tensor:
+    """A reduced gradient with the reduced dims put back as size 1 (keepdim layout)."""
+    kept = _kept_shape(shape, dims)
+    return g if g._data.shape == kept else g.reshape(kept)
 
 
+def _numel(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
+    return int(np.prod([shape[d] for d in dims], dtype=np.int64))
+
+
+def _floating(x: Tensor, fn: str) -> None:
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError(
+            f"{fn}(): could not infer output dtype. Input dtype must be either a floating "
+            f"point or complex dtype. Got: {x.dtype.name}"
+        )
+
+
+# --------------------------------------------------------------------------- sum / mean
 class Sum(Function):
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim, dt):
+    def forward(ctx, x, dims, keepdim, dt, all_dims):
         ctx.shape, ctx.dims = x.shape, dims
-        return np.sum(x, axis=dims, keepdims=keepdim, dtype=dt)
+        ctx.node_name = "SumBackward0" if all_dims else "SumBackward1"
+        return np.asarray(np.sum(x, axis=dims, keepdims=keepdim, dtype=dt))
 
     @staticmethod
     def backward(ctx, g):
-        return _expand_back(g, ctx.shape, ctx.dims), None, None, None
+        return _restore(g, ctx.shape, ctx.dims).expand(*ctx.shape), None, None, None, None
 
 
 def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:  # noqa: A001
-    """Sum over ``dim`` (all dims when ``None``); integer and bool inputs sum to ``int64``."""
+    """Sum over ``dim`` (an int or a tuple; all dims when ``None``).
+
+    Integer and bool inputs sum to ``int64``, as in PyTorch.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.tensor([[1, 2], [3, 4]])
+    >>> x.sum(), x.sum(0), x.sum(dim=1, keepdim=True).shape
+    (tensor(10), tensor([4, 6]), (2, 1))
+    """
     dims = norm_dims(dim, x.ndim)
     if dtype is not None:
         dt = D.as_dtype(dtype).np
@@ -46,149 +75,228 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
         dt = np.dtype(np.int64)
     else:
         dt = None
-    return Sum.apply(x, dims, keepdim, dt)
+    return Sum.apply(x, dims, keepdim, dt, dim is None)
+
+
+class Mean(Function):
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, all_dims):
+        ctx.shape, ctx.dims = x.shape, dims
+        ctx.node_name = "MeanBackward0" if all_dims else "MeanBackward1"
+        return np.asarray(np.mean(x, axis=dims, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        n = _numel(ctx.shape, ctx.dims)
+        return _restore(g, ctx.shape, ctx.dims).expand(*ctx.shape) / n, None, None, None
 
 
 def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
-    """Arithmetic mean over ``dim``."""
+    """Arithmetic mean over ``dim`` (floating or complex input, or give ``dtype``)."""
     if dtype is not None:
         x = x.to(dtype)
-    if x._data.dtype.kind not in "fc":
-        raise RuntimeError(
-            "mean(): could not infer output dtype. Input dtype must be either a floating point "
-            f"or complex dtype. Got: {x.dtype.name}"
-        )
-    dims = norm_dims(dim, x.ndim)
-    n = int(np.prod([x.shape[d] for d in dims])) if dims else 1
-    return sum(x, dims, keepdim) / n if n else sum(x, dims, keepdim) * float("nan")
+    _floating(x, "mean")
+    return Mean.apply(x, norm_dims(dim, x.ndim), keepdim, dim is None)
 
 
-def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-        correction: Any = None) -> Tensor:
-    """Variance over ``dim`` with Bessel's ``correction`` (default 1)."""
+# --------------------------------------------------------------------------- var / std
+class Var(Function):
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim, is_std):
+        ctx.dims, ctx.correction, ctx.is_std = dims, correction, is_std
+        ctx.node_name = "StdBackward0" if is_std else "VarBackward0"
+        n = _numel(x.shape, dims)
+        with np.errstate(all="ignore"):
+            mu = np.mean(x, axis=dims, keepdims=True)
+            sq = np.abs(x - mu) ** 2 if x.dtype.kind == "c" else (x - mu) ** 2
+            dof = np.float64(builtins.max(0, n - correction))
+            out = np.sum(sq, axis=dims, keepdims=keepdim) / dof
+            out = out.astype(sq.dtype, copy=False)
+            if is_std:
+                out = np.sqrt(out)
+        ctx.save_for_backward(x, out if is_std else None)
+        return np.asarray(out)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        dims = ctx.dims
+        g = _restore(g, x.shape, dims)
+        if ctx.is_std:
+            out = _restore(out, x.shape, dims)
+            g = where(out == 0, 0.0, g / (out * 2))
+        n = _numel(x.shape, dims)
+        centred = x - x.mean(dims, keepdim=True)
+        scale = np.divide(2.0, builtins.max(0, n - ctx.correction))
+        return scale * g * centred, None, None, None, None
+
+
+def _var_args(dim: Any, unbiased: Any, correction: Any) -> tuple[Any, Any]:
+    """Resolve PyTorch's overloads: ``var(unbiased)``, ``var(dim, unbiased)`` and
+    ``var(dim, *, correction)``; returns ``(dim, correction)``."""
+    if isinstance(dim, bool):
+        if unbiased is not None:
+            raise TypeError("var(): got the 'unbiased' flag twice")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise RuntimeError("var(): can't pass both 'unbiased' and 'correction'")
     if unbiased is not None and not isinstance(unbiased, bool):
-        # var(x, dim, keepdim) style positional call with a bool in second position
-        raise TypeError(f"var(): unbiased must be a bool, got {unbiased!r}")
+        raise TypeError(f"var(): argument 'unbiased' must be bool, not {type(unbiased).__name__}")
     if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    if x._data.dtype.kind not in "fc":
-        raise RuntimeError(f"var(): input dtype must be floating point, got {x.dtype.name}")
-    dims = norm_dims(dim, x.ndim)
-    n = int(np.prod([x.shape[d] for d in dims])) if dims else 1
-    diff = x - mean(x, dims, keepdim=True)
-    sq = (diff * diff.conj()).real if x.is_complex() else diff * diff
-    return sum(sq, dims, keepdim) / max(n - correction, 0)
+        correction = 0 if unbiased is False else 1
+    return dim, correction
 
 
-def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False,
-        correction: Any = None) -> Tensor:
-    """Standard deviation (square root of :func:`var`)."""
-    return var(x, dim, unbiased, keepdim, correction).sqrt()
+def var(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Variance over ``dim`` with Bessel's ``correction`` (default 1).
+
+    Accepts PyTorch's signatures: ``var(dim=None, *, correction=1, keepdim=False)`` and the
+    legacy ``var(dim, unbiased, keepdim)`` / ``var(unbiased)``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> x.var(), x.var(unbiased=False), x.var(correction=0)
+    (tensor(1.6667), tensor(1.2500), tensor(1.2500))
+    """
+    dim, correction = _var_args(dim, unbiased, correction)
+    _floating(x, "var")
+    return Var.apply(x, norm_dims(dim, x.ndim), correction, keepdim, False)
 
 
+def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: float | None = None) -> Tensor:
+    """Standard deviation: the square root of :func:`var` (same signatures)."""
+    dim, correction = _var_args(dim, unbiased, correction)
+    _floating(x, "std")
+    return Var.apply(x, norm_dims(dim, x.ndim), correction, keepdim, True)
+
+
+# --------------------------------------------------------------------------- prod
 class Prod(Function):
     _array_forward = True
 
     @staticmethod
     def forward(ctx, x, dim, keepdim):
-        ctx.x, ctx.dim, ctx.keepdim = x, dim, keepdim
-        out = np.prod(x, axis=dim, keepdims=keepdim)
-        ctx.out = out
+        ctx.dim = dim
+        ctx.node_name = "ProdBackward0" if dim is None else "ProdBackward1"
+        out = np.asarray(np.prod(x, axis=dim, keepdims=keepdim))
+        ctx.save_for_backward(x, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        x, dim = ctx.x, ctx.dim
-        dims = tuple(range(x.ndim)) if dim is None else (dim,)
-        gk = g.reshape(_kept_shape(x.shape, dims))
-        if not np.any(x == 0):
-            xt = Tensor._make(x)
-            out = Tensor._make(np.asarray(ctx.out)).reshape(_kept_shape(x.shape, dims))
-            return gk * out / xt, None, None
-        # product of all the other elements, computed without dividing by zero
-        ax = -1 if dim is None else dim
-        src = x.reshape(-1) if dim is None else x
-        n = src.shape[ax]
-        moved = np.moveaxis(src, ax, -1)
-        left = np.concatenate([np.ones_like(moved[..., :1]),
-                               np.cumprod(moved, axis=-1)[..., :-1]], axis=-1)
-        right = np.concatenate([np.cumprod(moved[..., ::-1], axis=-1)[..., ::-1][..., 1:],
-                                np.ones_like(moved[..., :1])], axis=-1)
-        others = np.moveaxis(left * right, -1, ax).reshape(x.shape)
-        del n
-        return gk * Tensor._make(others), None, None
+        x, out = ctx.saved_tensors
+        dims = tuple(range(x.ndim)) if ctx.dim is None else (ctx.dim,)
+        g = _restore(g, x.shape, dims)
+        if not np.any(x._data == 0):
+            return g * _restore(out, x.shape, dims) / x, None, None
+        return g * Tensor._make(_others_product(x._data, ctx.dim)), None, None
+
+
+def _others_product(x: np.ndarray, dim: int | None) -> np.ndarray:
+    """For every element, the product of the other elements of its slice (no division, so
+    zeros are handled)."""
+    src = x.reshape(-1) if dim is None else x
+    ax = -1 if dim is None else dim
+    moved = np.moveaxis(src, ax, -1)
+    ones = np.ones_like(moved[..., :1])
+    left = np.concatenate([ones, np.cumprod(moved, axis=-1)[..., :-1]], axis=-1)
+    right = np.concatenate([np.cumprod(moved[..., ::-1], axis=-1)[..., ::-1][..., 1:], ones],
+                           axis=-1)
+    return np.moveaxis(left * right, -1, ax).reshape(x.shape)
 
 
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
-    """Product of elements (over one ``dim`` or all)."""
+    """Product of the elements (over one ``dim``, or all of them).
+
+    Integer and bool inputs give ``int64``. The gradient is exact with zeros in the input;
+    there it is computed as a constant, so second derivatives of ``prod`` are supported
+    only for inputs without zeros.
+    """
     if dtype is not None:
         x = x.to(dtype)
     elif x._data.dtype.kind in "bui":
         x = x.to(D.int64)
-    d = None if dim is None else norm_dims(dim, x.ndim)[0]
-    return Prod.apply(x, d, keepdim if d is not None else False)
+    if dim is None:
+        return Prod.apply(x, None, False)
+    return Prod.apply(x, norm_dim(dim, x.ndim) if x.ndim else None, keepdim)
 
 
+# --------------------------------------------------------------------------- max / min
 class AMax(Function):
-    """max/min over dims; the gradient is shared evenly among tied extremes."""
+    """max/min over dims; the gradient is shared evenly among tied extremes (PyTorch's
+    ``amax``, and ``max()`` without a dim)."""
 
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim, is_max):
+    def forward(ctx, x, dims, keepdim, is_max, name):
         fn = np.max if is_max else np.min
-        if x.size == 0 and any(x.shape[d] == 0 for d in dims):
-            raise IndexError(
-                f"{'max' if is_max else 'min'}(): Expected reduction dim to be specified for "
-                "input.numel() == 0. Specify the reduction dim with the 'dim' argument."
-            )
         out = fn(x, axis=dims, keepdims=True)
-        ctx.x, ctx.out, ctx.dims = x, out, dims
+        ctx.dims, ctx.node_name = dims, name
+        ctx.save_for_backward(x, out)
         return out if keepdim else out.reshape(
             tuple(s for i, s in enumerate(x.shape) if i not in dims))
 
     @staticmethod
     def backward(ctx, g):
-        x, out, dims = ctx.x, ctx.out, ctx.dims
-        mask = (x == out) | (np.isnan(x) & np.isnan(out))
-        weights = mask / mask.sum(axis=dims, keepdims=True)
-        gk = g.reshape(out.shape)
-        return gk * Tensor._make(weights.astype(x.dtype)), None, None, None
+        x, out = ctx.saved_tensors
+        mask = x == out
+        count = mask.sum(ctx.dims, keepdim=True)
+        g = _restore(g, x.shape, ctx.dims)
+        return g / count * mask, None, None, None, None
+
+
+def _check_reducible(x: Tensor, dims: tuple[int, ...], fn: str) -> None:
+    if x._data.size == 0 and (not dims or builtins.any(x.shape[d] == 0 for d in dims)):
+        raise RuntimeError(
+            f"{fn}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+            "the reduction dim with the 'dim' argument."
+        )
 
 
 def amax(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    """Maximum over ``dim`` (all dims when empty)."""
-    dims = norm_dims(dim if dim != () else None, x.ndim)
-    return AMax.apply(x, dims, keepdim, True)
+    """Maximum over ``dim`` (all dims when empty); ties share the gradient evenly."""
+    dims = norm_dims(dim, x.ndim)
+    _check_reducible(x, dims, "amax")
+    return AMax.apply(x, dims, keepdim, True, "AmaxBackward0")
 
 
 def amin(x: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
-    """Minimum over ``dim`` (all dims when empty)."""
-    dims = norm_dims(dim if dim != () else None, x.ndim)
-    return AMax.apply(x, dims, keepdim, False)
+    """Minimum over ``dim`` (all dims when empty); ties share the gradient evenly."""
+    dims = norm_dims(dim, x.ndim)
+    _check_reducible(x, dims, "amin")
+    return AMax.apply(x, dims, keepdim, False, "AminBackward0")
 
 
 class MaxDim(Function):
+    """(values, indices) of the max/min along one dim; the gradient goes to the index."""
+
     _array_forward = True
 
     @staticmethod
     def forward(ctx, x, dim, keepdim, is_max):
-        if x.shape and x.shape[dim] == 0:
-            raise IndexError(
-                f"{'max' if is_max else 'min'}(): Expected reduction dim {dim} to have non-zero "
-                "size."
-            )
-        idx = _arg(x, dim, is_max)
-        idx_k = np.expand_dims(idx, dim) if x.ndim else idx
-        vals = np.take_along_axis(x, idx_k, dim) if x.ndim else x
-        ctx.shape, ctx.dim, ctx.idx_k = x.shape, dim, idx_k
-        if not keepdim and x.ndim:
-            vals = np.squeeze(vals, dim)
-        else:
-            idx = idx_k
-        indices = Tensor._make(np.asarray(idx, dtype=np.int64))
+        ctx.node_name = "MaxBackward0" if is_max else "MinBackward0"
+        ctx.shape, ctx.dim = x.shape, dim
+        if x.ndim == 0:
+            indices = np.zeros((), dtype=np.int64)
+            ctx.mark_non_differentiable(indices)
+            return x.copy(), indices
+        idx = np.expand_dims((np.argmax if is_max else np.argmin)(x, axis=dim), dim)
+        vals = np.take_along_axis(x, idx, dim)
+        ctx.save_for_backward(idx)
+        if not keepdim:
+            vals, idx = np.squeeze(vals, dim), np.squeeze(idx, dim)
+        indices = idx.astype(np.int64, copy=False)
         ctx.mark_non_differentiable(indices)
-        return Tensor._make(np.asarray(vals)), indices
+        return vals, indices
 
     @staticmethod
     def backward(ctx, g, _gi):
@@ -196,103 +304,128 @@ class MaxDim(Function):
 
         if not ctx.shape:
             return g, None, None, None
-        gk = g.reshape(ctx.idx_k.shape)
-        return scatter_into_zeros(gk, ctx.dim, ctx.idx_k, ctx.shape), None, None, None
+        (idx,) = ctx.saved_tensors
+        g = g.reshape(idx.shape)
+        return scatter_into_zeros(g, ctx.dim, idx._data, ctx.shape), None, None, None
 
 
-def _arg(x: np.ndarray, dim: int | None, is_max: bool) -> np.ndarray:
-    if x.dtype.kind == "f" and np.isnan(x).any():
-        # NaN counts as the extreme, like PyTorch
-        nan = np.isnan(x)
-        return np.argmax(nan, axis=dim)
-    return np.argmax(x, axis=dim) if is_max else np.argmin(x, axis=dim)
-
-
-def _max_or_min(x: Tensor, dim: Any, keepdim: bool, other: Any, is_max: bool) -> Any:
+def _max_or_min(x: Tensor, dim: Any, keepdim: bool, is_max: bool) -> Any:
     from lucid._ops.elementwise import maximum, minimum
 
+    fn = "max" if is_max else "min"
     if isinstance(dim, Tensor):
         return (maximum if is_max else minimum)(x, dim)
-    if other is not None:
-        return (maximum if is_max else minimum)(x, other)
     if dim is None:
-        return AMax.apply(x, tuple(range(x.ndim)), False, is_max)
-    d = norm_dims(dim, x.ndim)
-    return values_indices(*MaxDim.apply(x, d[0] if d else 0, keepdim, is_max))
+        _check_reducible(x, (), fn)
+        name = "MaxBackward1" if is_max else "MinBackward1"
+        return AMax.apply(x, tuple(range(x.ndim)), False, is_max, name)
+    d = norm_dim(dim, x.ndim)
+    if x.ndim and x.shape[d] == 0:
+        raise IndexError(f"{fn}(): Expected reduction dim {d} to have non-zero size.")
+    values, indices = MaxDim.apply(x, d, keepdim, is_max)
+    return (max_result if is_max else min_result)(values, indices)
 
 
-def max(x: Tensor, dim: Any = None, keepdim: bool = False, other: Any = None) -> Any:  # noqa: A001
-    """Maximum of all elements, or ``(values, indices)`` along ``dim``, or element-wise with a
-    tensor."""
-    return _max_or_min(x, dim, keepdim, other, True)
+def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """The maximum of all elements; with ``dim``, the named tuple ``(values, indices)``
+    along it; with a tensor, the element-wise maximum.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.tensor([[1.0, 5.0], [4.0, 2.0]])
+    >>> x.max()
+    tensor(5.)
+    >>> x.max(dim=1)
+    max(values=tensor([5., 4.]), indices=tensor([1, 0]))
+    """
+    return _max_or_min(x, dim, keepdim, True)
 
 
-def min(x: Tensor, dim: Any = None, keepdim: bool = False, other: Any = None) -> Any:  # noqa: A001
-    """Minimum of all elements, or ``(values, indices)`` along ``dim``."""
-    return _max_or_min(x, dim, keepdim, other, False)
+def min(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
+    """The minimum of all elements, or ``(values, indices)`` along ``dim`` (see :func:`max`)."""
+    return _max_or_min(x, dim, keepdim, False)
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the maximum (of the flattened tensor when ``dim`` is None)."""
+    """Index of the maximum (in the flattened tensor when ``dim`` is None)."""
     return _argext(x, dim, keepdim, True)
 
 
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the minimum (of the flattened tensor when ``dim`` is None)."""
+    """Index of the minimum (in the flattened tensor when ``dim`` is None)."""
     return _argext(x, dim, keepdim, False)
 
 
 def _argext(x: Tensor, dim: int | None, keepdim: bool, is_max: bool) -> Tensor:
-    if x.numel() == 0:
-        raise IndexError(f"arg{'max' if is_max else 'min'}(): Expected reduction dim to be "
-                         "specified for input.numel() == 0.")
+    fn = np.argmax if is_max else np.argmin
     if dim is None:
-        idx = _arg(x._data.reshape(-1), None, is_max)
+        _check_reducible(x, (), "argmax" if is_max else "argmin")
+        idx = np.asarray(fn(x._data.reshape(-1)))
         if keepdim:
-            idx = np.asarray(idx).reshape((1,) * x.ndim)
-        return Tensor._make(np.asarray(idx, dtype=np.int64))
-    d = norm_dims(dim, x.ndim)
-    if not d:
-        return Tensor._make(np.asarray(0, dtype=np.int64))
-    idx = _arg(x._data, d[0], is_max)
-    if keepdim:
-        idx = np.expand_dims(idx, d[0])
+            idx = idx.reshape((1,) * x.ndim)
+        return Tensor._make(idx.astype(np.int64))
+    d = norm_dim(dim, x.ndim)
+    if not x.ndim:
+        return Tensor._make(np.zeros((), dtype=np.int64))
+    if x.shape[d] == 0:
+        raise IndexError(f"argmax(): Expected reduction dim {d} to have non-zero size.")
+    idx = fn(x._data, axis=d, keepdims=keepdim)
     return Tensor._make(np.asarray(idx, dtype=np.int64))
 
 
+# --------------------------------------------------------------------------- logsumexp
+class LogSumExp(Function):
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.dims = dims
+        if x.size:
+            m = np.max(x, axis=dims, keepdims=True)
+            m = np.where(np.isfinite(m), m, 0)
+        else:
+            m = np.zeros(_kept_shape(x.shape, dims), x.dtype)
+        out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+        ctx.save_for_backward(x, out)
+        return out if keepdim else out.reshape(
+            tuple(s for i, s in enumerate(x.shape) if i not in dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        g = _restore(g, x.shape, ctx.dims)
+        return g * (x - out.reshape(_kept_shape(x.shape, ctx.dims))).exp(), None, None
+
+
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
-    """``log(sum(exp(x)))`` over ``dim``, computed stably."""
-    dims = norm_dims(dim, x.ndim)
+    """``log(sum(exp(x)))`` over ``dim``, computed stably (integers give the default
+    float dtype)."""
     if x._data.dtype.kind not in "fc":
         x = x.to(D.get_default_dtype())
-    m = np.max(x._data, axis=dims, keepdims=True) if x.numel() else np.zeros(
-        _kept_shape(x.shape, dims), x._data.dtype)
-    m = np.where(np.isfinite(m), m, 0)
-    mt = Tensor._make(m)
-    out = (x - mt).exp().sum(dims, keepdim=True).log() + mt
-    return out if keepdim else out.squeeze(dims) if dims else out
+    return LogSumExp.apply(x, norm_dims(dim, x.ndim), keepdim)
 
 
+# --------------------------------------------------------------------------- softmax
 class Softmax(Function):
     _array_forward = True
 
     @staticmethod
     def forward(ctx, x, dim, log):
-        m = np.max(x, axis=dim, keepdims=True) if x.size else 0
-        z = x - m
+        ctx.dim, ctx.log = dim, log
+        ctx.node_name = "LogSoftmaxBackward0" if log else "SoftmaxBackward0"
+        z = x - np.max(x, axis=dim, keepdims=True) if x.size else x
         if log:
             out = z - np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
         else:
             e = np.exp(z)
             out = e / np.sum(e, axis=dim, keepdims=True)
-        ctx.dim, ctx.log, ctx.out = dim, log, out
+        ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        from lucid._ops.elementwise import _output_tensor
-
-        out = _output_tensor(ctx, Tensor._make(ctx.out))
+        (out,) = ctx.saved_tensors
         d = ctx.dim
         if ctx.log:
             return g - out.exp() * g.sum(d, keepdim=True), None, None
@@ -303,17 +436,25 @@ def _softmax(x: Tensor, dim: int | None, dtype: Any, log: bool) -> Tensor:
     if dtype is not None:
         x = x.to(dtype)
     if x._data.dtype.kind not in "fc":
-        raise RuntimeError(f"softmax(): expected a floating point tensor, got {x.dtype.name}")
+        name = "log_softmax" if log else "softmax"
+        raise RuntimeError(f"{name}(): expected a floating point tensor, got {x.dtype.name}")
     if dim is None:
         dim = 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's legacy implicit choice
-    d = norm_dims(dim, x.ndim)
-    if not d:
+    d = norm_dim(dim, x.ndim)
+    if not x.ndim:
         return Softmax.apply(x.reshape(1), 0, log).reshape(())
-    return Softmax.apply(x, d[0], log)
+    return Softmax.apply(x, d, log)
 
 
 def softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``dim``."""
+    """``exp(x) / sum(exp(x))`` along ``dim``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> lucid.tensor([1.0, 2.0, 3.0]).softmax(0)
+    tensor([0.0900, 0.2447, 0.6652])
+    """
     return _softmax(x, dim, dtype, False)
 
 
@@ -322,12 +463,7 @@ def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
     return _softmax(x, dim, dtype, True)
 
 
-def cumsum(x: Tensor, dim: int) -> Tensor:
-    """Cumulative sum along ``dim``."""
-    d = norm_dims(dim, x.ndim)[0] if x.ndim else 0
-    return CumSum.apply(x, d)
-
-
+# --------------------------------------------------------------------------- scans / logic
 class CumSum(Function):
     _array_forward = True
 
@@ -335,9 +471,7 @@ class CumSum(Function):
     def forward(ctx, x, d):
         ctx.d = d
         out = np.cumsum(x, axis=d) if x.ndim else x.copy()
-        if out.dtype.kind in "biu":
-            out = out.astype(np.int64)
-        return out
+        return out.astype(np.int64) if out.dtype.kind in "biu" else out
 
     @staticmethod
     def backward(ctx, g):
@@ -346,12 +480,21 @@ class CumSum(Function):
         return g.flip(ctx.d).cumsum(ctx.d).flip(ctx.d), None
 
 
+def cumsum(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    """Cumulative sum along ``dim`` (integers accumulate in ``int64``)."""
+    if dtype is not None:
+        x = x.to(dtype)
+    return CumSum.apply(x, norm_dim(dim, x.ndim))
+
+
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether all elements (along ``dim``) are non-zero."""
     dims = norm_dims(dim, x.ndim)
     return Tensor._make(np.asarray(np.all(x._data, axis=dims, keepdims=keepdim)))
 
 
 def any(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether any element (along ``dim``) is non-zero."""
     dims = norm_dims(dim, x.ndim)
     return Tensor._make(np.asarray(np.any(x._data, axis=dims, keepdims=keepdim)))
 
@@ -366,3 +509,4 @@ def norm(x: Tensor, p: Any = 2, dim: Any = None, keepdim: bool = False) -> Tenso
     if p == float("inf"):
         return amax(x.abs(), dim if dim is not None else (), keepdim)
     return sum(x.abs() ** p, dim, keepdim) ** (1.0 / p)
+

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from lucid._tensor import Tensor
-from lucid.autograd.engine import run_backward
+from lucid.autograd.engine import accumulate_grad, run_backward
 from lucid.autograd.function import Function, FunctionCtx, Node, once_differentiable
 from lucid.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
@@ -25,14 +27,12 @@ def _as_seq(x: Any) -> list[Any]:
 
 
 def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
-    from lucid._creation import ones_like
-
     if len(grads) == 0:
         grads = [None] * len(outputs)
     if len(grads) != len(outputs):
         raise RuntimeError(
-            f"grad can be implicitly created only for scalar outputs: got {len(grads)} "
-            f"gradients for {len(outputs)} outputs"
+            f"Mismatch in number of gradients: got {len(grads)} gradients for "
+            f"{len(outputs)} outputs"
         )
     res = []
     for out, g in zip(outputs, grads):
@@ -42,7 +42,7 @@ def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
                     "grad can be implicitly created only for scalar outputs "
                     f"(output has shape {tuple(out.shape)})"
                 )
-            g = ones_like(out)
+            g = Tensor._make(np.ones(out.shape, dtype=out._data.dtype))
         elif not isinstance(g, Tensor):
             raise TypeError(f"gradients must be Tensors or None, got {type(g).__name__}")
         elif g.shape != out.shape:
@@ -50,18 +50,36 @@ def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
                 f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and output "
                 f"has a shape of {tuple(out.shape)}."
             )
+        elif g.is_complex() != out.is_complex():
+            raise RuntimeError(
+                f"For complex Tensors, both grad_output and output are required to have the "
+                f"same dtype. Mismatch in dtype: grad_output has dtype {g.dtype} and output "
+                f"has dtype {out.dtype}"
+            )
         res.append(g)
     return res
 
 
 def _check_outputs(outputs: list[Tensor]) -> None:
-    for o in outputs:
+    if not outputs:
+        raise RuntimeError("backward/grad needs at least one output tensor")
+    for i, o in enumerate(outputs):
         if not isinstance(o, Tensor):
             raise TypeError(f"outputs must be Tensors, got {type(o).__name__}")
         if not o.requires_grad:
             raise RuntimeError(
-                "element 0 of tensors does not require grad and does not have a grad_fn"
+                f"element {i} of tensors does not require grad and does not have a grad_fn"
             )
+
+
+def _check_inputs(inputs: list[Tensor]) -> None:
+    if not inputs:
+        raise RuntimeError("grad requires at least one input tensor")
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"inputs must be Tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
 
 
 def backward(
@@ -91,16 +109,15 @@ def backward(
     grads = _make_grads(outs, _as_seq(grad_tensors))
     if retain_graph is None:
         retain_graph = create_graph
-    if inputs is not None:
-        ins = _as_seq(inputs)
-        got = run_backward(outs, grads, retain_graph, create_graph, inputs=ins, accumulate=False)
-        from lucid.autograd.engine import _accumulate
-
-        for t, g in zip(ins, got):
-            if g is not None:
-                _accumulate(t, g, create_graph)
+    if inputs is None:
+        run_backward(outs, grads, retain_graph, create_graph)
         return
-    run_backward(outs, grads, retain_graph, create_graph)
+    ins = _as_seq(inputs)
+    _check_inputs(ins)
+    got = run_backward(outs, grads, retain_graph, create_graph, inputs=ins, accumulate=False)
+    for t, g in zip(ins, got):
+        if g is not None:
+            accumulate_grad(t, g, create_graph)
 
 
 def grad(
@@ -142,9 +159,7 @@ def grad(
     outs = _as_seq(outputs)
     ins = _as_seq(inputs)
     _check_outputs(outs)
-    for t in ins:
-        if not isinstance(t, Tensor) or not t.requires_grad:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    _check_inputs(ins)
     if allow_unused is None:
         allow_unused = materialize_grads
     grads = _make_grads(outs, _as_seq(grad_outputs))
@@ -160,9 +175,7 @@ def grad(
                     "graph. Set allow_unused=True if this is the desired behavior."
                 )
             if materialize_grads:
-                from lucid._creation import zeros_like
-
-                g = zeros_like(t)
+                g = Tensor._make(np.zeros_like(t._data))
         elif not create_graph:
             g = g.detach()
         out.append(g)

@@ -1,33 +1,30 @@
 """The reverse-mode engine: walks the recorded graph from outputs back to leaves.
 
-The walk is iterative (no recursion limit on deep graphs). Nodes run in an order where each
-one runs only after every node that feeds it a gradient has run, so each node's incoming
-gradients are summed before its ``backward`` is called.
+The walk is iterative (no recursion limit on deep graphs). A node runs only after every
+node that feeds it a gradient has run, so its incoming gradients are summed before its
+``backward`` is called; among the nodes that are ready, the most recently created runs
+first, as in PyTorch.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from lucid._tensor import Tensor
-from lucid.autograd.function import AccumulateGrad, Node
+from lucid.autograd.function import AccumulateGrad, Node, _edge
 from lucid.autograd.grad_mode import _state
 
 
 def _collect(roots: list[Node]) -> dict[Node, int]:
     """Every node reachable from ``roots`` with its number of incoming edges."""
-    deps: dict[Node, int] = {}
-    stack = []
-    for r in roots:
-        if r not in deps:
-            deps[r] = 0
-            stack.append(r)
+    deps: dict[Node, int] = dict.fromkeys(roots, 0)
+    stack = list(deps)
     while stack:
-        node = stack.pop()
-        for e in node.next_edges:
+        for e in stack.pop().next_edges:
             if e is None:
                 continue
             nxt = e[0]
@@ -40,26 +37,20 @@ def _collect(roots: list[Node]) -> dict[Node, int]:
 
 
 def _needed(deps: dict[Node, int], targets: set[Node]) -> set[Node]:
-    """Nodes from which some target is reachable (only those need to run for ``grad``)."""
+    """Nodes from which some target is reachable (only those run for ``autograd.grad``)."""
     parents: dict[Node, list[Node]] = {n: [] for n in deps}
     for n in deps:
         for e in n.next_edges:
             if e is not None:
                 parents[e[0]].append(n)
-    need = set()
+    need: set[Node] = set()
     stack = [t for t in targets if t in deps]
     while stack:
         n = stack.pop()
-        if n in need:
-            continue
-        need.add(n)
-        stack.extend(parents[n])
+        if n not in need:
+            need.add(n)
+            stack.extend(parents[n])
     return need
-
-
-def _zeros_for(meta: tuple[tuple[int, ...], object]) -> Tensor:
-    shape, dt = meta
-    return Tensor._make(np.zeros(shape, dtype=dt))
 
 
 def run_backward(
@@ -75,122 +66,128 @@ def run_backward(
     With ``accumulate`` the gradients of leaves are summed into their ``.grad``; otherwise
     the gradients reaching ``inputs`` are returned (``autograd.grad``).
     """
-    roots: list[Node] = []
-    root_grads: dict[Node, list[Tensor | None]] = {}
-    for t, g in zip(outputs, grad_outputs):
-        node = t.grad_fn if t.grad_fn is not None else t._accumulator()
-        nr = t._output_nr if t.grad_fn is not None else 0
-        roots.append(node)
-        buf = root_grads.setdefault(node, [None] * max(1, len(node._out_meta)))
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
-
+    prev_mode = _state.enabled
+    _state.enabled = True  # re-deriving stale views records their graph
+    try:
+        root_edges = [_edge(t) for t in outputs]
+        input_edges = [_edge(t) for t in inputs] if inputs is not None else []
+    finally:
+        _state.enabled = prev_mode
+    buffers: dict[Node, list[Any]] = {}
+    for (node, nr), g in zip(root_edges, grad_outputs):
+        _add_to_buffer(buffers, node, nr, g)
+    roots = list(buffers)
     deps = _collect(roots)
 
-    # what to capture for autograd.grad: (node, output_nr) -> position in the result
+    # autograd.grad: (node, output_nr) -> positions in the result
     capture: dict[tuple[Node, int], list[int]] = {}
-    if inputs is not None:
-        for i, t in enumerate(inputs):
-            key = (t.grad_fn, t._output_nr) if t.grad_fn is not None else (t._accumulator(), 0)
-            capture.setdefault(key, []).append(i)
-    results: list[Tensor | None] = [None] * (len(inputs) if inputs is not None else 0)
-    need = _needed(deps, {k[0] for k in capture}) if not accumulate else None
+    for i, key in enumerate(input_edges):
+        capture.setdefault(key, []).append(i)
+    results: list[Tensor | None] = [None] * len(input_edges)
+    need = None if accumulate else _needed(deps, {k[0] for k in capture})
 
-    buffers = root_grads
-    ready: list[tuple[int, int, Node]] = []
-    for r in dict.fromkeys(roots):
-        if deps[r] == 0:
-            heapq.heappush(ready, (-getattr(r, "_seq", 0), id(r), r))
-
-    prev_mode = _state.enabled
+    ready = [(-r._seq, id(r), r) for r in roots if deps[r] == 0]
+    heapq.heapify(ready)
     _state.enabled = create_graph
     try:
         while ready:
-            _, _, node = heapq.heappop(ready)
+            node = heapq.heappop(ready)[2]
             grads = buffers.pop(node, None)
-            runs = need is None or node in need
-            if grads is not None and runs:
-                grads = _run_pre_hooks(node, grads)
-                if capture:
-                    for nr, g in enumerate(grads):
-                        for pos in capture.get((node, nr), ()):
-                            results[pos] = g
-                if isinstance(node, AccumulateGrad):
+            if grads is not None and (need is None or node in need):
+                grads = _run_hooks(node, grads)
+                for nr, g in enumerate(grads):
+                    for pos in capture.get((node, nr), ()):
+                        results[pos] = g
+                if type(node) is AccumulateGrad:
                     if accumulate:
-                        _accumulate(node.variable, grads[0], create_graph)
+                        accumulate_grad(node.variable, grads[0], create_graph)
                 else:
-                    full = tuple(
-                        g if g is not None else _zeros_for(node._out_meta[i])
-                        for i, g in enumerate(grads)
-                    )
-                    if any(e is not None for e in node.next_edges):
-                        in_grads = node._apply_backward(full)
-                        _send(node, in_grads, buffers)
-                    if not retain_graph:
-                        node._release()
+                    _run_node(node, grads, buffers, retain_graph)
             for e in node.next_edges:
-                if e is None:
-                    continue
-                nxt = e[0]
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    heapq.heappush(ready, (-getattr(nxt, "_seq", 0), id(nxt), nxt))
+                if e is not None:
+                    nxt = e[0]
+                    deps[nxt] -= 1
+                    if deps[nxt] == 0:
+                        heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
     finally:
         _state.enabled = prev_mode
     return results
 
 
-def _run_pre_hooks(node: Node, grads: list[Tensor | None]) -> list[Tensor | None]:
-    hooks = node._pre_hooks
-    if isinstance(node, AccumulateGrad):
-        hooks = {0: node.variable._hooks} if node.variable._hooks else None
-    if hooks:
-        grads = list(grads)
-        for nr, fns in hooks.items():
-            if grads[nr] is None:
-                continue
-            for fn in list(fns.values()):
-                res = fn(grads[nr])
-                if res is not None:
-                    grads[nr] = res
-    retained = node.__dict__.get("_retained")
-    if retained:
-        for nr, ref in retained.items():
-            t = ref()
-            if t is not None and grads[nr] is not None:
-                g = grads[nr].detach()
-                t.grad = g if t.grad is None else Tensor._make(t.grad._data + g._data)
-    return grads
-
-
-def _send(node: Node, in_grads: tuple[Tensor | None, ...], buffers: dict) -> None:
-    for e, g in zip(node.next_edges, in_grads):
+def _run_node(node: Node, grads: list[Any], buffers: dict[Node, list[Any]],
+              retain_graph: bool) -> None:
+    """Call one node's backward and send the results along its edges."""
+    if None in grads and node._materialize:
+        grads = [g if g is not None else _zeros(node._out_meta[i]) for i, g in enumerate(grads)]
+    in_grads = node._apply_backward(tuple(grads))
+    for i, (e, g) in enumerate(zip(node.next_edges, in_grads)):
         if e is None or g is None:
             continue
         nxt, nr = e
-        meta = nxt._out_meta[nr] if nxt._out_meta else None
-        if meta is not None and isinstance(nxt, Node) and g.shape != meta[0]:
-            raise RuntimeError(
-                f"Function {node.name()} returned an invalid gradient at index "
-                f"{node.next_edges.index(e)} - got {list(g.shape)} but expected shape "
-                f"compatible with {list(meta[0])}"
-            )
-        buf = buffers.get(nxt)
-        if buf is None:
-            buf = buffers[nxt] = [None] * max(1, len(nxt._out_meta))
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
+        if nxt._out_meta:
+            shape, dt = nxt._out_meta[nr]
+            if g._data.shape != shape:
+                raise RuntimeError(
+                    f"Function {node.name()} returned an invalid gradient at index {i} - got "
+                    f"{list(g.shape)} but expected shape compatible with {list(shape)}"
+                )
+            if g._data.dtype != dt:
+                g = g.to(dt)
+        _add_to_buffer(buffers, nxt, nr, g)
+    if not retain_graph:
+        node._release()
 
 
-def _accumulate(var: Tensor, g: Tensor, create_graph: bool) -> None:
-    if g.shape != var.shape:
+def _add_to_buffer(buffers: dict[Node, list[Any]], node: Node, nr: int, g: Tensor) -> None:
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * max(1, len(node._out_meta))
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+
+def _zeros(meta: tuple[tuple[int, ...], np.dtype]) -> Tensor:
+    shape, dt = meta
+    return Tensor._make(np.zeros(shape, dtype=dt))
+
+
+def _run_hooks(node: Node, grads: list[Any]) -> list[Any]:
+    """Tensor hooks (which may replace a gradient), then ``retain_grad`` storage."""
+    hooks = node._pre_hooks
+    if type(node) is AccumulateGrad and node.variable._hooks:
+        hooks = {0: node.variable._hooks}
+    if hooks:
+        for nr, fns in hooks.items():
+            for fn in list(fns.values()):
+                if grads[nr] is not None:
+                    res = fn(grads[nr])
+                    if res is not None:
+                        grads[nr] = res
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                store_grad(t, grads[nr], False)
+    return grads
+
+
+def accumulate_grad(var: Tensor, g: Tensor, create_graph: bool) -> None:
+    if g._data.shape != var._data.shape:
         raise RuntimeError(
             f"gradient of shape {tuple(g.shape)} does not match the tensor's shape "
             f"{tuple(var.shape)}"
         )
-    if g.dtype != var.dtype:
+    if g._data.dtype != var._data.dtype:
         g = g.to(var.dtype)
-    if var.grad is None:
-        var.grad = g if create_graph else g.detach()
-    elif create_graph:
-        var.grad = var.grad + g
+    store_grad(var, g, create_graph)
+
+
+def store_grad(var: Tensor, g: Tensor, create_graph: bool) -> None:
+    """Sum ``g`` into ``var.grad``: in place when no graph is being built, else out of
+    place; a first gradient is copied so ``.grad`` never aliases another tensor."""
+    old = var.grad
+    if old is None:
+        var.grad = g if create_graph else Tensor._make(np.array(g._data))
+    elif create_graph or old._requires_grad or not old._data.flags.writeable:
+        var.grad = old + g if create_graph else Tensor._make(old._data + g._data)
     else:
-        var.grad = Tensor._make(var.grad._data + g._data)
+        old._data += g._data

@@ -8,114 +8,24 @@ recording on (``create_graph=True``) builds the graph of the gradient and higher
 derivatives need no extra code.
 
 Internal operations set ``_array_forward = True``: their ``forward`` receives and returns
-NumPy arrays (fast; no tensor wrappers), while ``backward`` still works on tensors.
+NumPy arrays (fast; no tensor wrappers), while ``backward`` still works on tensors. Such a
+forward may pass arrays to ``ctx.save_for_backward``: an array that is one of the inputs
+comes back from ``ctx.saved_tensors`` as that input tensor (so second derivatives reach
+it), an output array as the output tensor, anything else as a constant.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import itertools
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from lucid._tensor import Tensor
+from lucid._tensor import Tensor, VersionCounter, refresh_view
 from lucid.autograd.grad_mode import _state
 
-
-class Node:
-    """A recorded operation: the edges to its inputs' nodes plus what backward needs."""
-
-    _engine_fields = frozenset(
-        {"next_edges", "needs_input_grad", "_out_meta", "_pre_hooks", "_freed", "_seq",
-         "_non_diff", "_saved", "_retained"}
-    )
-    _seq_counter = 0
-
-    next_edges: tuple[tuple[Node, int] | None, ...] = ()
-    needs_input_grad: tuple[bool, ...] = ()
-    _out_meta: tuple[tuple[tuple[int, ...], Any], ...] = ()
-    _pre_hooks: dict[int, list[Callable[[Tensor], Tensor | None]]] | None = None
-    _freed = False
-    _saved: tuple[tuple[Tensor, int], ...] = ()
-    _non_diff: frozenset[int] = frozenset()
-
-    def name(self) -> str:
-        return type(self).__name__
-
-    @property
-    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
-        return tuple(e if e is not None else (None, 0) for e in self.next_edges)
-
-    def __repr__(self) -> str:
-        return f"<{self.name()} object at {hex(id(self))}>"
-
-    def register_hook(self, hook: Callable[..., Any]) -> None:  # pragma: no cover - rare
-        raise NotImplementedError("Node.register_hook is not supported; use Tensor.register_hook")
-
-    # -- engine interface -------------------------------------------------------------
-    def _apply_backward(self, grads: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
-        raise NotImplementedError
-
-    def _release(self) -> None:
-        """Drop what backward needed (``retain_graph=False``)."""
-        d = self.__dict__
-        held = False
-        for k in list(d):
-            if k in Node._engine_fields and k != "_saved":
-                continue
-            v = d.pop(k)
-            if isinstance(v, (Tensor, np.ndarray)) or (k == "_saved" and v):
-                held = True
-            elif isinstance(v, (tuple, list)) and any(
-                isinstance(e, (Tensor, np.ndarray)) for e in v
-            ):
-                held = True
-        if held:
-            self._freed = True
-
-
-class AccumulateGrad(Node):
-    """The node behind a leaf tensor: sums incoming gradients into ``.grad``."""
-
-    def __init__(self, variable: Tensor) -> None:
-        self.variable = variable
-        self.next_edges = ()
-
-    def _release(self) -> None:
-        pass
-
-
-class FunctionCtx(Node):
-    """Context helpers available to ``forward``/``backward`` as ``ctx``."""
-
-    def save_for_backward(self, *tensors: Tensor | None) -> None:
-        """Keep tensors for ``backward`` (checked for in-place changes when read back)."""
-        self._saved = tuple((t, t._version if t is not None else 0) for t in tensors)
-
-    @property
-    def saved_tensors(self) -> tuple[Tensor | None, ...]:
-        if self._freed:
-            raise RuntimeError(_FREED_MSG)
-        out = []
-        for t, ver in self._saved:
-            if t is not None and t._version != ver:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: [{t.dtype.name} {list(t.shape)}] is at version "
-                    f"{t._version}; expected version {ver} instead."
-                )
-            out.append(t)
-        return tuple(out)
-
-    def mark_non_differentiable(self, *outputs: Tensor) -> None:
-        """Declare outputs (e.g. indices) that never carry gradients."""
-        self._non_diff_ids = {id(o) for o in outputs}
-
-    def mark_dirty(self, *tensors: Tensor) -> None:  # accepted for API compatibility
-        pass
-
-    def set_materialize_grads(self, value: bool) -> None:
-        self._materialize = bool(value)
-
+_sequence = itertools.count(1)
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -124,6 +34,168 @@ _FREED_MSG = (
     "backward through the graph a second time or if you need to access saved tensors after "
     "calling backward."
 )
+
+# kinds of saved entries (see FunctionCtx.saved_tensors)
+_INPUT, _OUTPUT, _CONST = 0, 1, 2
+
+
+class Node:
+    """A recorded operation: the edges to its inputs' nodes plus what backward needs.
+
+    Attributes
+    ----------
+    next_edges : tuple
+        One ``(node, output_nr)`` per forward argument, ``None`` where no gradient flows.
+    needs_input_grad : tuple of bool
+        Which forward arguments require a gradient.
+    """
+
+    next_edges: tuple[tuple[Node, int] | None, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+    _out_meta: tuple[tuple[tuple[int, ...], np.dtype] | None, ...] = ()
+    _seq = 0
+    _pre_hooks: dict[int, dict[int, Callable[[Tensor], Tensor | None]]] | None = None
+    _retained: dict[int, Any] | None = None
+    _saved: tuple[Any, ...] | None = None
+    _freed = False
+    _materialize = True
+
+    def name(self) -> str:
+        """The node's name as shown in ``grad_fn=<...>``."""
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        """``(node, output_nr)`` for every input, ``(None, 0)`` where none (like PyTorch)."""
+        return tuple(e if e is not None else (None, 0) for e in self.next_edges)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def _apply_backward(self, grads: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Drop the data kept for backward (after a pass with ``retain_graph=False``).
+
+        Metadata (shapes, dims) is kept, so a second pass through a node that saved no
+        data works, as in PyTorch; a node that did save data raises on its next use.
+        """
+        held = self._saved is not None and any(e is not None for e in self._saved)
+        self._saved = None
+        d = self.__dict__
+        for k in [k for k, v in d.items() if _holds_data(v)]:
+            del d[k]
+            held = True
+        if held:
+            self._freed = True
+
+
+def _holds_data(v: Any) -> bool:
+    if isinstance(v, (Tensor, np.ndarray)):
+        return True
+    return isinstance(v, (tuple, list)) and any(isinstance(e, (Tensor, np.ndarray)) for e in v)
+
+
+class AccumulateGrad(Node):
+    """The node behind a leaf tensor: sums incoming gradients into ``.grad``."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def _release(self) -> None:
+        pass
+
+
+class FunctionCtx(Node):
+    """Context helpers available to ``forward``/``backward`` as ``ctx``."""
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep values for ``backward`` (checked for in-place changes when read back).
+
+        Call it at most once per forward. Tensors (or, in an array forward, arrays) that are
+        inputs or outputs come back from :attr:`saved_tensors` as those graph tensors.
+        """
+        if not type(self)._array_forward:
+            for i, t in enumerate(tensors):
+                if t is not None and not isinstance(t, Tensor):
+                    raise TypeError(
+                        "save_for_backward can only save variables, but argument "
+                        f"{i} is of type {type(t).__name__}"
+                    )
+        self._saved = tensors
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """The values given to :meth:`save_for_backward`, as tensors.
+
+        Raises ``RuntimeError`` after the graph was freed, or when a saved tensor was
+        modified in place since it was saved.
+        """
+        if self._freed:
+            raise RuntimeError(_FREED_MSG)
+        return tuple(self._unpack(e) for e in self._saved or ())
+
+    def _unpack(self, entry: Any) -> Any:
+        if entry is None:
+            return None
+        kind = entry[0]
+        if kind == _INPUT:
+            t, version = entry[1], entry[2]
+            _check_version(t._version, version, t, "an input")
+            return t
+        if kind == _OUTPUT:
+            nr, arr, vc, version = entry[1:]
+            out = Tensor._make(arr)
+            _check_version(vc.value, version, out, f"output {nr} of {self.name()}")
+            out._vc = vc
+            if _state.enabled:
+                out._requires_grad, out.grad_fn, out._output_nr = True, self, nr
+            return out
+        value = entry[1]
+        return Tensor._make(value) if isinstance(value, np.ndarray) else value
+
+    def _pack_saved(self, args: tuple[Any, ...], raw: tuple[Any, ...],
+                    outs: list[Tensor | None]) -> None:
+        """Turn the raw saved values into entries that know inputs and outputs."""
+        entries = []
+        for v in self._saved:
+            entries.append(None if v is None else _pack_one(v, args, raw, outs))
+        self._saved = tuple(entries)
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """Declare outputs (e.g. indices) that never carry gradients."""
+        self._non_diff_ids = {id(o) for o in outputs}
+
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """Accepted for API compatibility; lucid does not track in-place forwards."""
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether ``backward`` receives zeros (default) or ``None`` for unused outputs."""
+        self._materialize = bool(value)
+
+
+def _pack_one(v: Any, args: tuple[Any, ...], raw: tuple[Any, ...],
+              outs: list[Tensor | None]) -> tuple[Any, ...]:
+    for a in args:
+        if isinstance(a, Tensor) and (a is v or a._data is v):
+            return (_INPUT, a, a._version)
+    for i, r in enumerate(raw):
+        if r is v and outs[i] is not None and outs[i]._requires_grad:
+            o = outs[i]
+            if o._vc is None:
+                o._vc = VersionCounter()
+            return (_OUTPUT, i, o._data, o._vc, o._vc.value)
+    return (_CONST, v._data if isinstance(v, Tensor) else v)
+
+
+def _check_version(current: int, saved: int, t: Tensor, what: str) -> None:
+    if current != saved:
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [{t.dtype.name} {list(t.shape)}], which is {what}, is at "
+            f"version {current}; expected version {saved} instead."
+        )
 
 
 class Function(FunctionCtx):
@@ -137,7 +209,8 @@ class Function(FunctionCtx):
         @staticmethod
         def backward(ctx, *grad_outputs): ...  # one gradient (or None) per forward input
 
-    and are called through ``Fn.apply(*args)``.
+    and are called through ``Fn.apply(*args)``. ``backward`` written with lucid operations
+    is itself differentiable, so higher-order gradients work.
 
     Examples
     --------
@@ -152,7 +225,10 @@ class Function(FunctionCtx):
     ...         (x,) = ctx.saved_tensors
     ...         return 3 * x ** 2 * g
     >>> x = lucid.tensor(2.0, requires_grad=True)
-    >>> Cube.apply(x).backward()
+    >>> y = Cube.apply(x)
+    >>> y
+    tensor(8., grad_fn=<CubeBackward>)
+    >>> y.backward()
     >>> x.grad
     tensor(12.)
     """
@@ -168,22 +244,18 @@ class Function(FunctionCtx):
         raise NotImplementedError("Function subclasses must implement backward")
 
     def name(self) -> str:
-        cls = type(self).__name__
-        return cls + ("Backward0" if self._array_forward else "Backward")
+        return type(self).__name__ + ("Backward0" if self._array_forward else "Backward")
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        ctx = cls.__new__(cls)
+        """Run ``forward`` on ``args`` and record the call when gradients are needed."""
+        ctx = object.__new__(cls)
         record = False
         if _state.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    record = True
-                    break
+            needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
+            record = True in needs
         if record:
-            ctx.needs_input_grad = tuple(
-                isinstance(a, Tensor) and a._requires_grad for a in args
-            )
+            ctx.needs_input_grad = needs
         else:
             ctx.needs_input_grad = (False,) * len(args)
         if cls._array_forward:
@@ -197,6 +269,10 @@ class Function(FunctionCtx):
                 raw = cls.forward(ctx, *args, **kwargs)
             finally:
                 _state.enabled = prev
+        if isinstance(raw, np.ndarray) and record:
+            return _wrap_one(ctx, args, raw)
+        if isinstance(raw, np.ndarray):
+            return Tensor._make(raw)
         return _wrap_outputs(ctx, args, raw, record)
 
     def _apply_backward(self, grads: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:
@@ -206,62 +282,88 @@ class Function(FunctionCtx):
         if not isinstance(out, tuple):
             out = (out,)
         n = len(self.next_edges)
-        if len(out) < n:
-            if len(out) == 1 and n > 1 and all(e is None for e in self.next_edges[1:]):
-                out = out + (None,) * (n - 1)
-            else:
-                raise RuntimeError(
-                    f"function {self.name()} returned an incorrect number of gradients "
-                    f"(expected {n}, got {len(out)})"
-                )
-        return out[:n] if len(out) > n and all(g is None for g in out[n:]) else out
+        if len(out) != n:
+            if len(out) > n and all(g is None for g in out[n:]):
+                return out[:n]
+            raise RuntimeError(
+                f"function {self.name()} returned an incorrect number of gradients "
+                f"(expected {n}, got {len(out)})"
+            )
+        return out
 
 
 def _edge(a: Any) -> tuple[Node, int] | None:
+    """The graph edge of an argument: its node and output number, or None."""
     if not isinstance(a, Tensor) or not a._requires_grad:
         return None
+    if a._view_of is not None:
+        refresh_view(a)
     if a.grad_fn is not None:
         return (a.grad_fn, a._output_nr)
-    return (a._accumulator(), 0)
+    acc = a._accum
+    if acc is None:
+        acc = a._accum = AccumulateGrad(a)
+    return (acc, 0)
+
+
+def _wrap_one(ctx: Function, args: tuple[Any, ...], raw: np.ndarray) -> Tensor:
+    """Fast path of :func:`_wrap_outputs`: one array output while recording."""
+    out = Tensor._make(raw)
+    if raw.dtype.kind in "fc":
+        out._requires_grad = True
+        out.grad_fn = ctx
+    ctx.next_edges = tuple([_edge(a) for a in args])
+    ctx._out_meta = ((raw.shape, raw.dtype),)
+    ctx._seq = next(_sequence)
+    if ctx._saved:
+        ctx._pack_saved(args, (raw,), [out])
+    return out
 
 
 def _wrap_outputs(ctx: Function, args: tuple[Any, ...], raw: Any, record: bool) -> Any:
     single = not isinstance(raw, tuple)
-    outs = (raw,) if single else raw
-    non_diff = getattr(ctx, "_non_diff_ids", None)
-    result = []
+    raws = (raw,) if single else raw
+    non_diff = ctx.__dict__.get("_non_diff_ids", ())
+    result: list[Tensor | None] = []
     meta = []
-    for i, o in enumerate(outs):
-        if isinstance(o, Tensor):
-            arr = o._data
-            nd = non_diff is not None and id(o) in non_diff
-        elif isinstance(o, np.ndarray):
-            arr = o
-            nd = False
-        elif o is None:
+    for i, o in enumerate(raws):
+        if o is None:
             result.append(None)
-            meta.append(((), None))
+            meta.append(None)
             continue
-        else:
-            arr = np.asarray(o)
-            nd = False
+        arr = o._data if isinstance(o, Tensor) else np.asarray(o)
         t = Tensor._make(arr)
-        if record and not nd and arr.dtype.kind in "fc":
+        if record and id(o) not in non_diff and arr.dtype.kind in "fc":
             t._requires_grad = True
             t.grad_fn = ctx
             t._output_nr = i
         result.append(t)
         meta.append((arr.shape, arr.dtype))
     if record:
-        ctx.next_edges = tuple(_edge(a) for a in args)
+        ctx.next_edges = tuple([_edge(a) for a in args])
         ctx._out_meta = tuple(meta)
-        Node._seq_counter += 1
-        ctx._seq = Node._seq_counter
+        ctx._seq = next(_sequence)
+        if ctx._saved:
+            ctx._pack_saved(args, raws, result)
     return result[0] if single else tuple(result)
 
 
 class once_differentiable:  # noqa: N801 - mirrors torch.autograd.function.once_differentiable
-    """Decorator accepted for API compatibility; lucid backward functions run as written."""
+    """Decorator for ``backward``: run it without recording, like PyTorch's.
+
+    A gradient computed by such a backward cannot be differentiated again.
+    """
 
     def __new__(cls, fn: Callable[..., Any]) -> Callable[..., Any]:  # type: ignore[misc]
-        return fn
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(ctx: Any, *grads: Any) -> Any:
+            prev = _state.enabled
+            _state.enabled = False
+            try:
+                return fn(ctx, *grads)
+            finally:
+                _state.enabled = prev
+
+        return wrapper

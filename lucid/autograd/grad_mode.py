@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _State:
-    enabled = True
+class _State(threading.local):
+    """Per-thread grad mode, like PyTorch's (every thread starts with gradients on)."""
+
+    def __init__(self) -> None:
+        self.enabled = True
 
 
 _state = _State()
@@ -47,7 +52,16 @@ class _GradMode:
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradMode):  # noqa: N801
+class _BareDecorator(_GradMode):
+    """Also usable as a decorator without parentheses (``@no_grad``)."""
+
+    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_BareDecorator):  # noqa: N801
     """Context manager / decorator that disables gradient recording.
 
     Examples
@@ -63,7 +77,7 @@ class no_grad(_GradMode):  # noqa: N801
     _mode = False
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_BareDecorator):  # noqa: N801
     """Context manager / decorator that enables gradient recording (inside ``no_grad``)."""
 
     _mode = True

@@ -3,9 +3,9 @@
 Conventions
 -----------
 All arrays are batched and channels-first: ``x`` is ``(N, C_in, *S)``, ``w`` is
-``(C_out, C_in // groups, *K)`` and ``y`` is ``(N, C_out, *O)`` with 1, 2 or 3 spatial dims
-handled by one code path. ``stride`` and ``dilation`` are tuples with one int per spatial
-dim; ``padding`` is a tuple of ``(lo, hi)`` pairs per spatial dim (asymmetric padding is what
+``(C_out, C_in // groups, *K)`` and ``y`` is ``(N, C_out, *O)``; 1, 2 and 3 spatial dims go
+through one code path. ``stride`` and ``dilation`` are tuples with one int per spatial dim;
+``padding`` is a tuple of ``(lo, hi)`` pairs per spatial dim (asymmetric padding is what
 ``padding='same'`` needs). Everything is plain cross-correlation: no kernel flip and no
 complex conjugation::
 
@@ -17,46 +17,73 @@ The three public maps ``C(x, w) = conv_forward``, ``T(gy, w) = conv_input_grad``
     <C(x, w), gy> == <x, T(gy, w)> == <w, G(x, gy)>
 
 ``T`` is also the forward of a transposed convolution, so ``T`` and ``G`` accept a ``gy``
-with any spatial size (not only the size :func:`conv_output_shape` gives).
+of any spatial size, not only the one :func:`conv_output_shape` gives.
 
-Algorithm
----------
-The general path is *im2col + one GEMM* per batch chunk, with no Python loop over batch
-elements, groups or kernel taps:
+Layout: the flat polyphase buffer
+---------------------------------
+Every path works on batch chunks whose working set is cache-sized
+(:data:`_CHUNK_TARGET_BYTES`; one column buffer never exceeds :data:`WORKSPACE_BYTES`, a
+single sample that would is split along the first output dim). Inside a chunk, data is
+*channel-major*, ``(C, n, ...)``.
 
-1. The (chunk of the) input is zero-padded once into a buffer just large enough for the
-   windows that are read.
-2. ``numpy.lib.stride_tricks.as_strided`` gives a read-only view ``(n, C, *K, *O)`` of all
-   windows (kernel-tap strides ``s_x * d``, output strides ``s_x * s``), which is copied into
-   a contiguous column buffer.
-3. A single (group-batched) ``np.matmul`` call on BLAS does the contraction.
+The zero-padded input of a chunk is stored as a *flat polyphase* buffer: a padded position
+``b = q*s + r`` goes to phase ``r`` (``0 <= r < s`` per dim) at grid cell ``q``, where the
+grid is ``Q = O + max_k (k*d // s)``. Tap ``k`` of output position ``i`` then reads phase
+``r(k) = k*d mod s`` at ``q = i + a(k)``, ``a(k) = k*d // s``: a pure shift. Each phase is
+one flat row of length ``prod(Q) + tail`` per ``(c, n)``, and output positions are
+*extended* from ``O[1:]`` to ``Q[1:]`` along the trailing dims, so that for every tap the
+positions of a whole chunk of output rows form ONE contiguous slice of a row (the extra
+"junk" positions read neighbouring cells and are dropped or multiplied by zeros). With unit
+stride there is a single phase and the buffer is just the padded input, flattened.
 
-Layouts are picked so that the GEMM writes its result in the final layout:
+This turns every data movement into copies/adds of long contiguous rows -- NumPy's
+per-row overhead, which dominates naive strided im2col / col2im on small feature maps,
+disappears, and strided convolutions never do strided reads.
 
-* forward: columns ``(n, G, Cg*K, O)``; ``W (G, Cog, Cg*K) @ cols -> (n, G, Cog, O)``, which
-  *is* ``y[n0:n1]`` (``out=`` is used, no transpose copy);
-* input gradient: ``W^T (G, Cg*K, Cog) @ gy (n, G, Cog, O) -> cols (n, C, *K, *O)``, then a
-  col2im scatter-add that loops over the ``prod(K)`` kernel taps (one strided slice-add each)
-  into a zero-padded buffer, which is finally cropped;
-* weight gradient: columns ``(G, Cg*K, n*O)`` and ``gy`` transposed to ``(G, Cog, n*O)``, so
-  the reduction over batch *and* positions is one GEMM with a long inner dimension:
-  ``gy_t @ cols^T -> (G, Cog, Cg*K)`` (BLAS reads ``cols^T`` as a transposed operand).
+Algorithms
+----------
+*Forward* (im2col + GEMM): the taps of one phase form a regular sub-grid, so one
+``as_strided`` view ``(C, *K_r, n, span)`` per phase (a single view when the stride is 1)
+is copied into the column matrix ``(C*K, n*span)``; then ONE group-batched ``np.matmul``
+``W (G, Cog, Cg*K) @ cols -> (Co, n*span)`` is cropped/transposed into ``y``.
 
-Special cases: a 1x1 kernel with unit stride and no padding is a plain GEMM on a reshape, and
-depthwise convolutions (``groups == C_in``, one input channel per group, any channel
-multiplier) use multiply-adds over kernel taps, which beats thousands of tiny GEMMs.
+*Weight gradient*: the same column matrix and ``gy`` zero-extended to ``(Co, n*span)``;
+``gy_e @ cols^T -> (Co, Cg*K)`` (BLAS reads ``cols^T`` as a transposed operand; the
+reduction runs over batch and positions at once), summed over chunks in a fixed order.
 
-The column buffer is bounded by chunking over the batch (:data:`WORKSPACE_BYTES`). All sums
-run in a fixed order, so results are bit-identical from run to run (given the same BLAS
-threading). ``float16`` is computed in ``float32`` and cast back; other dtypes (``float32``,
-``float64``, ``complex64``, ``complex128``) are computed natively.
+*Input gradient* (GEMM + col2im): ``W^T (G, Cg*K, Cog) @ gy_e -> cols``, then each of the
+``prod(K)`` taps is one contiguous slice-add into its phase row, and the phases are
+interleaved and cropped into ``gx``.
+
+*Special cases*: a 1x1 kernel with unit stride and no padding is a plain batched GEMM on a
+reshape. Depthwise convolutions (``groups == C_in``, one input channel per group, any
+channel multiplier) replace thousands of tiny GEMMs by per-tap ``einsum`` products and
+in-place adds on the same flat rows.
+
+Junk positions are exact zeros in all reductions as long as the data are finite; when the
+data that junk positions read are not (``inf``/``nan`` in ``w`` for the input gradient, in
+``x`` for the weight gradient), the junk is zeroed explicitly (or the exact strided path is
+taken), so non-finite values propagate exactly like in a direct implementation.
+
+Scratch buffers are reused across calls (one cache per thread, each buffer at most
+:data:`_CACHE_LIMIT_BYTES`; :func:`release_workspace` drops them) to avoid the page-fault
+cost of fresh large allocations; returned arrays are always freshly allocated. The
+depthwise paths run batch chunks on :func:`set_num_threads` worker threads. All reductions
+run in a fixed order, so results are bit-identical from run to run (for a given BLAS thread
+count). ``float16`` is computed in ``float32`` and cast back; ``float32``, ``float64``,
+``complex64`` and ``complex128`` are computed natively.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from math import prod
+from typing import TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -67,19 +94,33 @@ __all__ = [
     "conv_forward",
     "conv_input_grad",
     "conv_weight_grad",
+    "get_num_threads",
+    "release_workspace",
+    "set_num_threads",
 ]
 
 WORKSPACE_BYTES = 256 * 2**20
-"""Upper bound (bytes) for one im2col column buffer; larger batches are processed in chunks."""
+"""Hard upper bound (bytes) for one column (im2col / col2im) buffer."""
 
-_CHUNK_TARGET_BYTES = 256 * 2**20
-"""Preferred column-buffer size per chunk (at most :data:`WORKSPACE_BYTES`)."""
+_CHUNK_TARGET_BYTES = 16 * 2**20
+"""Preferred working-set size of one batch chunk of the GEMM paths (big enough for BLAS to
+scale over threads, small enough to stay in cache)."""
+
+_ELEMENTWISE_CHUNK_BYTES = 1 * 2**20
+"""Preferred working-set size of one batch chunk of the depthwise (elementwise) paths."""
+
+_CACHE_LIMIT_BYTES = 64 * 2**20
+"""Scratch buffers larger than this are not kept between calls."""
 
 Pads = Sequence[tuple[int, int]]
 
+_ALL2 = (slice(None), slice(None))
+_tls = threading.local()
+T = TypeVar("T")
+
 
 # --------------------------------------------------------------------------------------------
-# shape helpers
+# small helpers
 # --------------------------------------------------------------------------------------------
 
 
@@ -120,69 +161,117 @@ def conv_output_shape(
     )
 
 
-def _compute_dtype(*arrays: np.ndarray) -> tuple[np.dtype, np.dtype]:
+def _dtypes(*arrays: np.ndarray) -> tuple[np.dtype, np.dtype]:
     """Return ``(result_dtype, compute_dtype)``; half precision is computed in float32."""
     dt = np.result_type(*arrays)
-    if dt == np.float16:
-        return dt, np.dtype(np.float32)
-    return dt, dt
+    return dt, (np.dtype(np.float32) if dt == np.float16 else dt)
 
 
-def _needed_extent(out: Sequence[int], kernel, stride, dilation) -> tuple[int, ...]:
-    """Padded-buffer extent that the windows of ``out`` positions touch, per spatial dim."""
-    return tuple(
-        (o - 1) * s + (k - 1) * d + 1 if o > 0 else 0
-        for o, k, s, d in zip(out, kernel, stride, dilation)
-    )
+def _cm(a: np.ndarray) -> np.ndarray:
+    """Swap the two leading axes, ``(n, C, ...) <-> (C, n, ...)`` (a view)."""
+    return a.swapaxes(0, 1)
+
+
+def _scratch(slot: str, shape: Sequence[int], dtype, zero: bool = False) -> np.ndarray:
+    """A temporary array backed by a per-thread buffer that is reused across calls.
+
+    Distinct ``slot`` names must be used for buffers that are alive at the same time. The
+    result must never escape a kernel (it is overwritten by the next call).
+    """
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in shape)
+    nbytes = prod(shape) * dtype.itemsize
+    cache = _tls.__dict__.setdefault("buffers", {})
+    buf = cache.get(slot)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(max(nbytes, 1), dtype=np.uint8)
+        if nbytes <= _CACHE_LIMIT_BYTES:
+            cache[slot] = buf
+    arr = buf[:nbytes].view(dtype).reshape(shape)
+    if zero:
+        arr.fill(0)
+    return arr
+
+
+def _default_num_threads() -> int:
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+_num_threads = _default_num_threads()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of worker threads used by the NumPy (non-BLAS) parts of the kernels.
+
+    Only the depthwise paths, which are elementwise NumPy work, run batch chunks in parallel
+    threads (NumPy releases the GIL). Results do not depend on this setting. BLAS threads
+    are configured separately (e.g. with ``threadpoolctl``).
+    """
+    global _num_threads, _pool
+    if int(n) < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    with _pool_lock:
+        _num_threads = int(n)
+        _pool = None  # the old pool's idle threads exit once it is garbage-collected
+
+
+def get_num_threads() -> int:
+    """Number of worker threads used by the NumPy parts of the kernels."""
+    return _num_threads
+
+
+def _reset_pool_after_fork() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def _map_chunks(fn: Callable[[tuple[int, int]], T], chunks: list[tuple[int, int]]) -> list[T]:
+    """``[fn(c) for c in chunks]``, on the worker threads when there are several.
+
+    ``fn`` must only write disjoint outputs (or return values); results keep chunk order,
+    so any reduction over them by the caller is deterministic.
+    """
+    global _pool
+    if _num_threads <= 1 or len(chunks) <= 1:
+        return [fn(c) for c in chunks]
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_num_threads, thread_name_prefix="lucid-conv")
+        pool = _pool
+    return list(pool.map(fn, chunks))
+
+
+def release_workspace() -> None:
+    """Free the scratch buffers cached for the calling thread (they are re-created on use)."""
+    _tls.__dict__.pop("buffers", None)
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
 
 def _overlap(L: int, lo: int, ext: int) -> tuple[slice, slice]:
     """Slices ``(src, dst)`` copying ``x[0:L]`` to buffer offset ``lo`` within ``[0, ext)``."""
-    src0 = max(0, -lo)
-    dst0 = max(0, lo)
+    src0, dst0 = max(0, -lo), max(0, lo)
     count = max(0, min(L - src0, ext - dst0))
     return slice(src0, src0 + count), slice(dst0, dst0 + count)
 
 
-def _pad_zero(x: np.ndarray, lo: Sequence[int], ext: Sequence[int], dtype) -> np.ndarray:
-    """Zero-pad ``x (n, C, *S)`` into a new ``(n, C, *ext)`` buffer with ``x`` at offset ``lo``.
-
-    Parts of ``x`` beyond ``ext`` are dropped. Returns ``x`` itself (no copy) when the buffer
-    would be a prefix crop of ``x``.
-    """
-    spatial = x.shape[2:]
-    if all(p == 0 for p in lo) and all(e <= L for e, L in zip(ext, spatial)):
-        return x[(slice(None), slice(None)) + tuple(slice(0, e) for e in ext)]
-    buf = np.zeros(x.shape[:2] + tuple(ext), dtype=dtype)
-    src, dst = zip(*(_overlap(L, p, e) for L, p, e in zip(spatial, lo, ext)))
-    buf[(slice(None), slice(None)) + dst] = x[(slice(None), slice(None)) + src]
-    return buf
-
-
-def _windows(xp: np.ndarray, kernel, out, stride, dilation) -> np.ndarray:
-    """Read-only strided view ``(n, C, *K, *O)`` with ``v[n, c, k, i] = xp[n, c, i*s + k*d]``."""
-    sn, sc, *ss = xp.strides
-    return as_strided(
-        xp,
-        shape=xp.shape[:2] + tuple(kernel) + tuple(out),
-        strides=(sn, sc)
-        + tuple(st * d for st, d in zip(ss, dilation))
-        + tuple(st * s for st, s in zip(ss, stride)),
-        writeable=False,
-    )
-
-
-def _tap_slices(k: Sequence[int], out, stride, dilation) -> tuple[slice, ...]:
-    """Spatial slices of the padded buffer read by kernel tap ``k`` for all ``out`` positions."""
-    return tuple(
-        slice(kk * d, kk * d + (o - 1) * s + 1, s) for kk, o, s, d in zip(k, out, stride, dilation)
-    )
-
-
-def _batch_chunk(n: int, bytes_per_sample: int) -> int:
-    """Number of batch elements per chunk so one column buffer stays within budget."""
-    budget = min(_CHUNK_TARGET_BYTES, WORKSPACE_BYTES)
-    return max(1, min(n, budget // max(1, bytes_per_sample)))
+def _needed_extent(out, kernel, stride, dilation) -> tuple[int, ...]:
+    """Padded extent touched by the windows of ``out`` positions, per spatial dim."""
+    return tuple((o - 1) * s + (k - 1) * d + 1 for o, k, s, d in zip(out, kernel, stride, dilation))
 
 
 def _is_pointwise(kernel, stride, padding) -> bool:
@@ -191,6 +280,209 @@ def _is_pointwise(kernel, stride, padding) -> bool:
         and all(s == 1 for s in stride)
         and all(lo == 0 and hi == 0 for lo, hi in padding)
     )
+
+
+def _is_depthwise(C: int, Cg: int, groups: int) -> bool:
+    return groups > 1 and groups == C and Cg == 1
+
+
+def _chunks(
+    n: int, rows: int, per_row: int, per_sample: int, target: int = 0
+) -> Iterator[tuple[int, int, list[tuple[int, int]]]]:
+    """Work split ``(n0, n1, [(i0, i1), ...])`` over batch and first-output-dim rows.
+
+    ``per_row`` is the column-buffer size of one output row of one sample and
+    ``per_sample`` the remaining per-sample working set. Chunks of whole samples target
+    ``target`` bytes (default :data:`_CHUNK_TARGET_BYTES`); a sample whose column buffer
+    alone would exceed :data:`WORKSPACE_BYTES` is processed alone, in row blocks.
+    """
+    budget = min(target or _CHUNK_TARGET_BYTES, WORKSPACE_BYTES)
+    if rows * per_row > WORKSPACE_BYTES:
+        rb = max(1, budget // max(1, per_row))
+        blocks = [(i0, min(rows, i0 + rb)) for i0 in range(0, rows, rb)]
+        for n0 in range(n):
+            yield n0, n0 + 1, blocks
+        return
+    nb = max(1, min(n, budget // max(1, rows * per_row + per_sample)))
+    for n0 in range(0, n, nb):
+        yield n0, min(n, n0 + nb), [(0, rows)]
+
+
+# --------------------------------------------------------------------------------------------
+# the flat polyphase layout
+# --------------------------------------------------------------------------------------------
+
+
+class _FlatPlan:
+    """Geometry of the flat polyphase buffer for output ``out`` (see the module docstring).
+
+    A buffer holds, per used phase, all ``(c, n)`` rows of ``R = prod(Q)`` grid cells back to
+    back plus ``tail`` trailing zeros: ``buf[phase, (c*n_chunk + n)*R + flat(q)]``. A tap is
+    a flat offset into the phase, so the cells tap ``k`` touches for *all* extended
+    positions of *all* rows form one contiguous range. Valid positions never leave their
+    own row; junk positions may run into the next row or the tail.
+
+    Attributes
+    ----------
+    Q : tuple of int
+        Phase grid, ``Q = O + max_k (k*d // s)``.
+    Qr : int
+        Flat length of one grid row, ``prod(Q[1:])``.
+    R : int
+        Flat length of one ``(c, n)`` row, ``prod(Q)``.
+    tail : int
+        Largest tap offset (zeros after the last row).
+    phases : list of tuple of int
+        Phases ``r`` that some tap uses; buffer index = position in this list.
+    taps : list of (int, int)
+        ``(buffer index, flat offset)`` of every kernel tap, in row-major tap order.
+    groups : list of (int, tuple, int, tuple)
+        Per phase, the regular sub-grid of its taps: ``(buffer index, counts, first
+        offset, offset steps)``; ``perm`` lists the tap indices in this grouped order.
+    """
+
+    def __init__(self, out, kernel, stride, dilation) -> None:
+        self.out = tuple(out)
+        self.stride = tuple(stride)
+        self.Kf = prod(kernel)
+        # per dim: residue classes r of k*d mod s -> (r, taps, first shift a, shift step)
+        classes = []
+        for K, s, d in zip(kernel, stride, dilation):
+            cls = []
+            for r in range(s):
+                ks = [k for k in range(K) if (k * d) % s == r]
+                if ks:
+                    a = [(k * d) // s for k in ks]
+                    cls.append((r, ks, a[0], a[1] - a[0] if len(a) > 1 else 0))
+            classes.append(cls)
+        amax = tuple((K - 1) * d // s for K, s, d in zip(kernel, stride, dilation))
+        self.Q = tuple(o + a for o, a in zip(out, amax))
+        self.Qr = prod(self.Q[1:])
+        self.R = prod(self.Q)
+        qstr = [prod(self.Q[i + 1 :]) for i in range(len(self.Q))]
+        self.tail = sum(a * q for a, q in zip(amax, qstr))
+        self.phases = [tuple(c[0] for c in combo) for combo in itertools.product(*classes)]
+        index = {r: i for i, r in enumerate(self.phases)}
+        self.taps = []
+        for k in itertools.product(*(range(K) for K in kernel)):
+            kd = [kk * d for kk, d in zip(k, dilation)]
+            r = tuple(v % s for v, s in zip(kd, stride))
+            self.taps.append((index[r], sum((v // s) * q for v, s, q in zip(kd, stride, qstr))))
+        self.groups = []
+        perm: list[int] = []
+        for combo in itertools.product(*classes):
+            counts = tuple(len(c[1]) for c in combo)
+            first = sum(c[2] * q for c, q in zip(combo, qstr))
+            steps = tuple(c[3] * q for c, q in zip(combo, qstr))
+            self.groups.append((index[tuple(c[0] for c in combo)], counts, first, steps))
+            grid = np.meshgrid(*(c[1] for c in combo), indexing="ij")
+            perm.extend(np.ravel_multi_index(grid, tuple(kernel)).ravel().tolist())
+        self.perm = None if perm == list(range(self.Kf)) else np.asarray(perm)
+
+    def buffer(self, slot: str, C: int, n: int, dtype) -> np.ndarray:
+        """Zeroed phase buffer ``(len(phases), C*n*R + tail)``."""
+        return _scratch(slot, (len(self.phases), C * n * self.R + self.tail), dtype, zero=True)
+
+    def rows(self, buf: np.ndarray, i: int, G: int, nrows: int, start: int, length: int):
+        """View ``(G, nrows, length)`` of phase ``i``: cells ``[start, start + length)`` of
+        every ``(c, n)`` row, rows grouped by ``G`` (contiguous when ``length == R``)."""
+        it = buf.itemsize
+        strides = (nrows * self.R * it, self.R * it, it)
+        return as_strided(buf[i, start:], (G, nrows, length), strides)
+
+    def _grid(self, buf: np.ndarray, i: int, C: int, n: int) -> np.ndarray:
+        return buf[i, : C * n * self.R].reshape((C, n) + self.Q)
+
+    def _phase_slices(self, spatial, lo) -> Iterator[tuple[int, tuple, tuple]]:
+        """``(buffer index, grid slices, x slices)``: x position ``o`` <-> ``b = o + lo``."""
+        for i, r in enumerate(self.phases):
+            qs, xs = [], []
+            for L, p, Q, s, rr in zip(spatial, lo, self.Q, self.stride, r):
+                q0 = max(0, -((rr - p) // s))  # first q with q*s + rr - p >= 0
+                o0 = q0 * s + rr - p
+                cnt = min(Q - q0, (L - 1 - o0) // s + 1) if o0 < L else 0
+                if cnt <= 0:
+                    break
+                qs.append(slice(q0, q0 + cnt))
+                xs.append(slice(o0, o0 + (cnt - 1) * s + 1, s))
+            else:
+                yield i, tuple(qs), tuple(xs)
+
+    def fill(self, buf: np.ndarray, x_cm: np.ndarray, lo) -> None:
+        """Scatter channel-major ``x_cm (C, n, *S)`` into the zeroed buffer (offset ``lo``)."""
+        C, n = x_cm.shape[:2]
+        for i, qs, xs in self._phase_slices(x_cm.shape[2:], lo):
+            self._grid(buf, i, C, n)[_ALL2 + qs] = x_cm[_ALL2 + xs]
+
+    def gather(self, buf: np.ndarray, gx_cm: np.ndarray, lo) -> None:
+        """Copy the buffer back to ``gx_cm (C, n, *S)`` (positions no phase holds untouched)."""
+        C, n = gx_cm.shape[:2]
+        for i, qs, xs in self._phase_slices(gx_cm.shape[2:], lo):
+            gx_cm[_ALL2 + xs] = self._grid(buf, i, C, n)[_ALL2 + qs]
+
+    def im2col(self, slot: str, buf: np.ndarray, C: int, n: int, rows) -> np.ndarray:
+        """Column matrix ``(C, Kf, n, span)`` (taps in ``perm`` order) for output ``rows``,
+        ``span = (i1 - i0) * Qr``."""
+        i0, i1 = rows
+        span = (i1 - i0) * self.Qr
+        cols = _scratch(slot, (C, self.Kf, n, span), buf.dtype)
+        it = buf.itemsize
+        t0 = 0
+        for i, counts, first, steps in self.groups:
+            kc = prod(counts)
+            src = as_strided(
+                buf[i, first + i0 * self.Qr :],
+                shape=(C,) + counts + (n, span),
+                strides=(n * self.R * it,) + tuple(st * it for st in steps) + (self.R * it, it),
+                writeable=False,
+            )
+            np.copyto(cols[:, t0 : t0 + kc].reshape((C,) + counts + (n, span)), src)
+            t0 += kc
+        return cols
+
+    def extend(self, slot: str, g_cm: np.ndarray, rows, full: bool) -> np.ndarray:
+        """Zero-extend output rows ``[i0, i1)`` of ``g_cm (X, n, *O)`` to the grid.
+
+        Returns ``(X, n, (i1 - i0) * Qr)``, or ``(X, n, R)`` (all ``Q[0]`` grid rows) when
+        ``full``.
+        """
+        i0, i1 = rows
+        X, n = g_cm.shape[:2]
+        e = _scratch(slot, (X, n, self.Q[0] if full else i1 - i0) + self.Q[1:], g_cm.dtype)
+        valid = (slice(0, i1 - i0),) + tuple(slice(0, o) for o in self.out[1:])
+        e[_ALL2 + valid] = g_cm[:, :, i0:i1]
+        self._zero_outside(e, i1 - i0)
+        return e.reshape(X, n, -1)
+
+    def _ext_view(self, a: np.ndarray) -> np.ndarray:
+        """View ``(..., rows, *Q[1:])`` of an extended ``(..., rows * Qr)`` array."""
+        return a.reshape(a.shape[:-1] + (a.shape[-1] // self.Qr,) + self.Q[1:])
+
+    def _zero_outside(self, e: np.ndarray, rows: int) -> None:
+        """Zero the cells of a ``(..., grid_rows, *Q[1:])`` view outside ``[:rows, :O[1:]]``."""
+        nd = len(self.out)
+        limits = (rows,) + self.out[1:]
+        for d in range(nd):
+            if e.shape[e.ndim - nd + d] > limits[d]:
+                e[(Ellipsis, slice(limits[d], None)) + (slice(None),) * (nd - 1 - d)] = 0
+
+    def crop(self, a: np.ndarray) -> np.ndarray:
+        """View ``(..., rows, *O[1:])`` of the valid positions of an extended array."""
+        e = self._ext_view(a)
+        nd = len(self.out)
+        rows = min(e.shape[e.ndim - nd], self.out[0])
+        return e[(Ellipsis, slice(0, rows)) + tuple(slice(0, o) for o in self.out[1:])]
+
+    def zero_junk(self, a: np.ndarray) -> None:
+        """Set the junk positions of an extended ``(..., L)`` array to 0."""
+        e = self._ext_view(a)
+        self._zero_outside(e, min(e.shape[e.ndim - len(self.out)], self.out[0]))
+
+
+@functools.lru_cache(maxsize=256)
+def _flat_plan(out: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> _FlatPlan:
+    """Cached :class:`_FlatPlan` (plans are immutable; building one costs ~1 ms of Python)."""
+    return _FlatPlan(out, kernel, stride, dilation)
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +526,7 @@ def conv_forward(
     >>> conv_forward(x, w, (1,), ((1, 1),), (1,), 1)
     array([[[-1., -2., -2., -2.,  3.]]])
     """
-    rdt, cdt = _compute_dtype(x, w)
+    rdt, cdt = _dtypes(x, w)
     x = np.asarray(x, dtype=cdt)
     w = np.asarray(w, dtype=cdt)
     N, C = x.shape[:2]
@@ -243,76 +535,73 @@ def conv_forward(
     G = groups
     Cog = Co // G
     out = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
-    Of = prod(out)
-    Kf = prod(kernel)
+    if min(out, default=1) < 0:
+        raise ValueError(
+            f"conv_forward: input of spatial size {tuple(x.shape[2:])} is too small for kernel "
+            f"{tuple(kernel)} with dilation {tuple(dilation)} and padding {tuple(padding)}"
+        )
+    Of, Kf = prod(out), prod(kernel)
+    if N * Co * Of == 0 or Cg * Kf == 0:
+        return np.zeros((N, Co) + out, dtype=rdt)
+
     y = np.empty((N, Co) + out, dtype=cdt)
-    if y.size == 0:
-        return y.astype(rdt, copy=False)
-    if Cg * Kf == 0:
-        y.fill(0)
-        return y.astype(rdt, copy=False)
-
     if _is_pointwise(kernel, stride, padding):
-        wg = w.reshape(G, Cog, Cg)
-        np.matmul(wg, x.reshape(N, G, Cg, Of), out=y.reshape(N, G, Cog, Of))
-        return y.astype(rdt, copy=False)
-
-    if G == C and Cg == 1 and G > 1:
-        _depthwise_forward(x, w, y, stride, padding, dilation)
+        np.matmul(w.reshape(G, Cog, Cg), x.reshape(N, G, Cg, Of), out=y.reshape(N, G, Cog, Of))
         return y.astype(rdt, copy=False)
 
     lo = tuple(p[0] for p in padding)
-    ext = _needed_extent(out, kernel, stride, dilation)
-    wg = w.reshape(G, Cog, Cg * Kf)
-    nb = _batch_chunk(N, C * Kf * Of * y.itemsize)
-    buf = np.empty((nb, C) + tuple(kernel) + out, dtype=cdt)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        xp = _pad_zero(x[n0:n1], lo, ext, cdt)
-        cols = buf[: n1 - n0]
-        np.copyto(cols, _windows(xp, kernel, out, stride, dilation))
-        np.matmul(
-            wg,
-            cols.reshape(n1 - n0, G, Cg * Kf, Of),
-            out=y[n0:n1].reshape(n1 - n0, G, Cog, Of),
-        )
+    plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
+    if _is_depthwise(C, Cg, G):
+        _depthwise_forward(x, w, y, plan, lo)
+        return y.astype(rdt, copy=False)
+
+    wk = w.reshape(Co, Cg, Kf)
+    if plan.perm is not None:
+        wk = wk[:, :, plan.perm]
+    wk = wk.reshape(G, Cog, Cg * Kf)
+    it = y.itemsize
+    per_row = (C * Kf + Co) * plan.Qr * it
+    per_sample = len(plan.phases) * C * plan.R * it
+    for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
+        n = n1 - n0
+        buf = plan.buffer("fwd.x", C, n, cdt)
+        plan.fill(buf, _cm(x[n0:n1]), lo)
+        for i0, i1 in blocks:
+            cols = plan.im2col("fwd.cols", buf, C, n, (i0, i1))
+            span = cols.shape[-1]
+            yt = _scratch("fwd.y", (G, Cog, n * span), cdt)
+            np.matmul(wk, cols.reshape(G, Cg * Kf, n * span), out=yt)
+            y[n0:n1, :, i0:i1] = _cm(plan.crop(yt.reshape(Co, n, span)))
     return y.astype(rdt, copy=False)
 
 
-def _depthwise_forward(x, w, y, stride, padding, dilation) -> None:
-    """Depthwise forward (one input channel per group) as multiply-adds over kernel taps.
-
-    ``y`` is ``(N, C*m, *O)`` and is filled in place; ``m`` is the channel multiplier.
-    """
+def _depthwise_forward(x, w, y, plan: _FlatPlan, lo) -> None:
+    """Depthwise forward: per-tap ``einsum`` products + adds over whole flat buffers."""
     N, C = x.shape[:2]
     Co = w.shape[0]
     m = Co // C
-    kernel = w.shape[2:]
-    out = y.shape[2:]
-    nd = len(out)
-    lo = tuple(p[0] for p in padding)
-    ext = _needed_extent(out, kernel, stride, dilation)
-    # weights as (C, m, *K) broadcast against (n, C, m, *O)
-    wk = w.reshape((C, m) + tuple(kernel))
-    nb = _batch_chunk(N, 4 * C * max(1, prod(ext)) * y.itemsize)
-    ym = y.reshape((N, C, m) + out)
-    tmp = np.empty((nb, C, m) + out, dtype=y.dtype)
-    spatial_bcast = (None,) * nd
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        xp = _pad_zero(x[n0:n1], lo, ext, y.dtype)
-        yc = ym[n0:n1]
-        t = tmp[: n1 - n0]
-        for j, k in enumerate(itertools.product(*(range(kk) for kk in kernel))):
-            xs = xp[(slice(None), slice(None)) + _tap_slices(k, out, stride, dilation)]
-            wv = wk[(slice(None), slice(None)) + k][
-                (None, slice(None), slice(None)) + spatial_bcast
-            ]
-            if j == 0:
-                np.multiply(xs[:, :, None], wv, out=yc)
+    wk = w.reshape(C, m, -1)
+    P, R = len(plan.phases), plan.R
+    per_sample = (P * C + 2 * Co) * R * y.itemsize
+
+    def work(chunk: tuple[int, int]) -> None:
+        n0, n1 = chunk
+        M = (n1 - n0) * R
+        buf = plan.buffer("dw.x", C, n1 - n0, x.dtype)
+        plan.fill(buf, _cm(x[n0:n1]), lo)
+        acc = _scratch("dw.acc", (C, m, M), x.dtype)
+        tmp = _scratch("dw.tmp", (C, m, M), x.dtype)
+        for t, (i, off) in enumerate(plan.taps):
+            src = buf[i, off : off + C * M].reshape(C, M)
+            np.einsum("cl,cj->cjl", src, wk[:, :, t], out=tmp)
+            if t == 0:
+                acc, tmp = tmp, acc
             else:
-                np.multiply(xs[:, :, None], wv, out=t)
-                yc += t
+                acc += tmp
+        y[n0:n1] = _cm(plan.crop(acc.reshape(Co, n1 - n0, R)))
+
+    chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
+    _map_chunks(work, chunks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,7 +645,7 @@ def conv_input_grad(
     >>> conv_input_grad(gy, w, (5,), (1,), ((1, 1),), (1,), 1)
     array([[[5., 6., 6., 6., 3.]]])
     """
-    rdt, cdt = _compute_dtype(gy, w)
+    rdt, cdt = _dtypes(gy, w)
     gy = np.asarray(gy, dtype=cdt)
     w = np.asarray(w, dtype=cdt)
     x_spatial = tuple(int(s) for s in x_spatial)
@@ -367,79 +656,74 @@ def conv_input_grad(
     G = groups
     Cog = Co // G
     C = Cg * G
-    Of = prod(out)
     Kf = prod(kernel)
     gx = np.zeros((N, C) + x_spatial, dtype=cdt)
-    if gx.size == 0 or Of == 0 or Cog == 0 or Kf == 0:
+    if gx.size == 0 or prod(out) == 0 or Cog * Kf == 0:
         return gx.astype(rdt, copy=False)
 
     if _is_pointwise(kernel, stride, padding) and out == x_spatial:
         wt = w.reshape(G, Cog, Cg).transpose(0, 2, 1)
-        np.matmul(wt, gy.reshape(N, G, Cog, Of), out=gx.reshape(N, G, Cg, Of))
+        np.matmul(wt, gy.reshape(N, G, Cog, -1), out=gx.reshape(N, G, Cg, -1))
         return gx.astype(rdt, copy=False)
 
     lo = tuple(p[0] for p in padding)
-    # buffer index b = i*s + k*d  <->  x position b - lo
-    ext = tuple(
-        max(e, p + L)
-        for e, p, L in zip(_needed_extent(out, kernel, stride, dilation), lo, x_spatial)
-    )
-    direct = all(p == 0 for p in lo) and ext == x_spatial
-    crop = tuple(_overlap(L, p, e) for L, p, e in zip(x_spatial, lo, ext))
-    src = (slice(None), slice(None)) + tuple(c[1] for c in crop)
-    dst = (slice(None), slice(None)) + tuple(c[0] for c in crop)
-    taps = [
-        (k, (slice(None), slice(None)) + _tap_slices(k, out, stride, dilation))
-        for k in itertools.product(*(range(kk) for kk in kernel))
-    ]
-
-    if G == C and Cg == 1 and G > 1:
-        _depthwise_input_grad(gy, w, gx, ext, taps, direct, src, dst)
+    plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
+    w_finite = _all_finite(w)
+    if _is_depthwise(C, Cg, G):
+        _depthwise_input_grad(gy, w, gx, plan, lo, w_finite)
         return gx.astype(rdt, copy=False)
 
-    wt = w.reshape(G, Cog, Cg * Kf).transpose(0, 2, 1)
-    nb = _batch_chunk(N, C * Kf * Of * gx.itemsize)
-    cbuf = np.empty((nb, G, Cg * Kf, Of), dtype=cdt)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
+    # rows ordered (tap, input channel), so that each tap is one contiguous block of cols
+    wt = w.reshape(G, Cog, Cg, Kf).transpose(0, 3, 2, 1).reshape(G, Kf * Cg, Cog)
+    it = gx.itemsize
+    P, R = len(plan.phases), plan.R
+    per_row = (C * Kf + Co) * plan.Qr * it
+    per_sample = (P * C * R + (C * Kf + Co) * (R - out[0] * plan.Qr)) * it
+    for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
         n = n1 - n0
-        cols = cbuf[:n]
-        np.matmul(wt, gy[n0:n1].reshape(n, G, Cog, Of), out=cols)
-        cols = cols.reshape((n, C) + tuple(kernel) + out)
-        acc = gx[n0:n1] if direct else np.zeros((n, C) + ext, dtype=cdt)
-        for k, sl in taps:
-            acc[sl] += cols[(slice(None), slice(None)) + k]
-        if not direct:
-            gx[n0:n1][dst] = acc[src]
+        buf = plan.buffer("dx.x", C, n, cdt)
+        for i0, i1 in blocks:
+            # whole grids when possible: every tap is then ONE contiguous add over the chunk
+            full = (i0, i1) == (0, out[0])
+            ge = plan.extend("dx.gy", _cm(gy[n0:n1]), (i0, i1), full)  # (Co, n, L)
+            L = ge.shape[-1]
+            cols = _scratch("dx.cols", (G, Kf * Cg, n * L), cdt)
+            np.matmul(wt, ge.reshape(G, Cog, n * L), out=cols)
+            if not w_finite:
+                plan.zero_junk(cols.reshape(G, Kf * Cg, n, L))
+            cols = cols.reshape(G, Kf, Cg * n, L)
+            for t, (i, off) in enumerate(plan.taps):
+                dst = plan.rows(buf, i, G, Cg * n, off + i0 * plan.Qr, L)
+                dst += cols[:, t]
+        plan.gather(buf, _cm(gx[n0:n1]), lo)
     return gx.astype(rdt, copy=False)
 
 
-def _depthwise_input_grad(gy, w, gx, ext, taps, direct, src, dst) -> None:
-    """Depthwise input gradient as per-tap multiply + strided slice-add (fills ``gx``)."""
+def _depthwise_input_grad(gy, w, gx, plan: _FlatPlan, lo, w_finite: bool) -> None:
+    """Depthwise input gradient: per-tap products added to whole flat buffers."""
     N, C = gx.shape[:2]
-    m = w.shape[0] // C
-    out = gy.shape[2:]
-    nd = len(out)
-    wk = w.reshape((C, m) + w.shape[2:])
-    gym = gy.reshape((N, C, m) + out)
-    nb = _batch_chunk(N, 4 * C * max(1, prod(ext)) * gx.itemsize)
-    tmp = np.empty((nb, C) + out, dtype=gx.dtype)
-    bc = (None,) * nd
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
+    Co = gy.shape[1]
+    m = Co // C
+    wk = w.reshape(C, m, -1)
+    P, R = len(plan.phases), plan.R
+    per_sample = (P * C + Co + C) * R * gx.itemsize
+
+    def work(chunk: tuple[int, int]) -> None:
+        n0, n1 = chunk
         n = n1 - n0
-        acc = gx[n0:n1] if direct else np.zeros((n, C) + tuple(ext), dtype=gx.dtype)
-        g = gym[n0:n1]
-        t = tmp[:n]
-        for k, sl in taps:
-            wv = wk[(slice(None), slice(None)) + k]
-            if m == 1:
-                np.multiply(g[:, :, 0], wv[(None, slice(None), 0) + bc], out=t)
-            else:
-                np.einsum("ncj...,cj->nc...", g, wv, out=t)
-            acc[sl] += t
-        if not direct:
-            gx[n0:n1][dst] = acc[src]
+        M = n * R
+        buf = plan.buffer("dw.x", C, n, gx.dtype)
+        ge = plan.extend("dw.gy", _cm(gy[n0:n1]), (0, plan.out[0]), True).reshape(C, m, M)
+        tmp = _scratch("dw.tmp", (C, M), gx.dtype)
+        for t, (i, off) in enumerate(plan.taps):
+            np.einsum("cjl,cj->cl", ge, wk[:, :, t], out=tmp)
+            if not w_finite:
+                plan.zero_junk(tmp.reshape(C, n, R))
+            buf[i, off : off + C * M] += tmp.reshape(-1)
+        plan.gather(buf, _cm(gx[n0:n1]), lo)
+
+    chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
+    _map_chunks(work, chunks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,7 +766,7 @@ def conv_weight_grad(
     >>> conv_weight_grad(x, gy, (3,), (1,), ((1, 1),), (1,), 1)
     array([[[ 6., 10.,  9.]]])
     """
-    rdt, cdt = _compute_dtype(x, gy)
+    rdt, cdt = _dtypes(x, gy)
     x = np.asarray(x, dtype=cdt)
     gy = np.asarray(gy, dtype=cdt)
     kernel = tuple(int(k) for k in kernel)
@@ -490,70 +774,104 @@ def conv_weight_grad(
     Co = gy.shape[1]
     out = gy.shape[2:]
     G = groups
-    Cg = C // G
-    Cog = Co // G
-    Of = prod(out)
+    Cg, Cog = C // G, Co // G
     Kf = prod(kernel)
     gw = np.zeros((Co, Cg) + kernel, dtype=cdt)
-    if gw.size == 0 or N == 0 or Of == 0:
+    if gw.size == 0 or N == 0 or prod(out) == 0:
         return gw.astype(rdt, copy=False)
+    it = gw.itemsize
 
     if _is_pointwise(kernel, stride, padding) and out == x.shape[2:]:
-        nb = _batch_chunk(N, C * Of * gw.itemsize)
         gwg = gw.reshape(G, Cog, Cg)
-        for n0 in range(0, N, nb):
-            n1 = min(N, n0 + nb)
+        Of = prod(out)
+        part = _scratch("dw1.part", (G, Cog, Cg), cdt)
+        for n0, n1, _ in _chunks(N, 1, 0, (C + Co) * Of * it):
             n = n1 - n0
-            xt = x[n0:n1].reshape(n, G, Cg, Of).transpose(1, 2, 0, 3).reshape(G, Cg, n * Of)
-            gt = gy[n0:n1].reshape(n, G, Cog, Of).transpose(1, 2, 0, 3).reshape(G, Cog, n * Of)
-            gwg += np.matmul(gt, xt.transpose(0, 2, 1))
+            xt = _scratch("dw1.x", (C, n) + out, cdt)
+            gt = _scratch("dw1.gy", (Co, n) + out, cdt)
+            np.copyto(xt, _cm(x[n0:n1]))
+            np.copyto(gt, _cm(gy[n0:n1]))
+            xt = xt.reshape(G, Cg, n * Of).transpose(0, 2, 1)
+            np.matmul(gt.reshape(G, Cog, n * Of), xt, out=part)
+            gwg += part
         return gw.astype(rdt, copy=False)
 
     lo = tuple(p[0] for p in padding)
-    ext = _needed_extent(out, kernel, stride, dilation)
-
-    if G == C and Cg == 1 and G > 1:
-        _depthwise_weight_grad(x, gy, gw, lo, ext, stride, dilation)
+    plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
+    if _is_depthwise(C, Cg, G):
+        _depthwise_weight_grad(x, gy, gw, plan, lo, stride, dilation)
         return gw.astype(rdt, copy=False)
 
-    nb = _batch_chunk(N, C * Kf * Of * gw.itemsize)
-    gwg = gw.reshape(G, Cog, Cg * Kf)
-    nd = len(out)
-    # window view (n, C, *K, *O) -> (C, *K, n, *O)
-    perm = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
-    buf = np.empty((C,) + kernel + (nb,) + out, dtype=cdt)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
+    gwp = np.zeros((G, Cog, Cg * Kf), dtype=cdt)  # taps in plan.perm order
+    part = _scratch("dwg.part", gwp.shape, cdt)
+    per_row = (C * Kf + Co) * plan.Qr * it
+    per_sample = len(plan.phases) * C * plan.R * it
+    for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
         n = n1 - n0
-        xp = _pad_zero(x[n0:n1], lo, ext, cdt)
-        win = _windows(xp, kernel, out, stride, dilation).transpose(perm)
-        cols = buf if n == nb else np.empty((C,) + kernel + (n,) + out, dtype=cdt)
-        np.copyto(cols, win)
-        cols = cols.reshape(G, Cg * Kf, n * Of)
-        gt = gy[n0:n1].reshape(n, G, Cog, Of).transpose(1, 2, 0, 3).reshape(G, Cog, n * Of)
-        if n0 == 0:
-            np.matmul(gt, cols.transpose(0, 2, 1), out=gwg)
-        else:
-            gwg += np.matmul(gt, cols.transpose(0, 2, 1))
+        finite = _all_finite(x[n0:n1])
+        buf = plan.buffer("dwg.x", C, n, cdt)
+        plan.fill(buf, _cm(x[n0:n1]), lo)
+        for rows in blocks:
+            cols = plan.im2col("dwg.cols", buf, C, n, rows)
+            if not finite:
+                plan.zero_junk(cols)
+            ge = plan.extend("dwg.gy", _cm(gy[n0:n1]), rows, False)  # (Co, n, span)
+            m = n * ge.shape[-1]
+            np.matmul(
+                ge.reshape(G, Cog, m), cols.reshape(G, Cg * Kf, m).transpose(0, 2, 1), out=part
+            )
+            gwp += part
+    if plan.perm is None:
+        gw.reshape(G, Cog, Cg * Kf)[...] = gwp
+    else:
+        gw.reshape(Co, Cg, Kf)[:, :, plan.perm] = gwp.reshape(Co, Cg, Kf)
     return gw.astype(rdt, copy=False)
 
 
-def _depthwise_weight_grad(x, gy, gw, lo, ext, stride, dilation) -> None:
-    """Depthwise weight gradient: one ``einsum`` reduction over batch and positions per tap."""
+def _depthwise_weight_grad(x, gy, gw, plan: _FlatPlan, lo, stride, dilation) -> None:
+    """Depthwise weight gradient: one ``einsum`` reduction over batch and positions per tap.
+
+    Uses the flat rows when the chunk of ``x`` is finite (junk positions then contribute
+    exact zeros); otherwise exact strided windows, so ``inf``/``nan`` reach only the taps
+    that really read them. Per-chunk partial sums are added in chunk order.
+    """
     N, C = x.shape[:2]
-    m = gy.shape[1] // C
+    Co = gy.shape[1]
+    m = Co // C
     out = gy.shape[2:]
     kernel = gw.shape[2:]
-    nd = len(out)
-    gwm = gw.reshape((C, m) + kernel)
-    nb = _batch_chunk(N, 4 * C * max(1, prod(ext)) * gw.itemsize)
-    axes = "".join(chr(ord("p") + i) for i in range(nd))
-    spec = f"ncj{axes},nc{axes}->cj"
-    gym = gy.reshape((N, C, m) + out)
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        xp = _pad_zero(x[n0:n1], lo, ext, gw.dtype)
-        g = gym[n0:n1]
-        for k in itertools.product(*(range(kk) for kk in kernel)):
-            xs = xp[(slice(None), slice(None)) + _tap_slices(k, out, stride, dilation)]
-            gwm[(slice(None), slice(None)) + k] += np.einsum(spec, g, xs)
+    P, R = len(plan.phases), plan.R
+    per_sample = (P * C + Co) * R * gw.itemsize
+    sp = "".join(chr(ord("p") + i) for i in range(len(out)))
+    ext = _needed_extent(out, kernel, stride, dilation)
+
+    def work(chunk: tuple[int, int]) -> np.ndarray:
+        n0, n1 = chunk
+        n = n1 - n0
+        part = np.empty((C, m, len(plan.taps)), dtype=gw.dtype)
+        if _all_finite(x[n0:n1]):
+            M = n * R
+            buf = plan.buffer("dw.x", C, n, gw.dtype)
+            plan.fill(buf, _cm(x[n0:n1]), lo)
+            ge = plan.extend("dw.gy", _cm(gy[n0:n1]), (0, out[0]), True).reshape(C, m, M)
+            for t, (i, off) in enumerate(plan.taps):
+                src = buf[i, off : off + C * M].reshape(C, M)
+                np.einsum("cjl,cl->cj", ge, src, out=part[:, :, t])
+            return part
+        # exact strided windows over a zero-padded copy
+        xp = _scratch("dw.xp", (C, n) + ext, gw.dtype, zero=True)
+        src, dst = zip(*(_overlap(L, p, e) for L, p, e in zip(x.shape[2:], lo, ext)))
+        xp[_ALL2 + dst] = _cm(x[n0:n1])[_ALL2 + src]
+        g = _cm(gy[n0:n1]).reshape((C, m, n) + tuple(out))
+        for t, k in enumerate(itertools.product(*(range(kk) for kk in kernel))):
+            sl = tuple(
+                slice(kk * d, kk * d + (o - 1) * s + 1, s)
+                for kk, o, s, d in zip(k, out, stride, dilation)
+            )
+            np.einsum(f"cjn{sp},cn{sp}->cj", g, xp[_ALL2 + sl], out=part[:, :, t])
+        return part
+
+    chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
+    gwm = gw.reshape(C, m, -1)
+    for part in _map_chunks(work, chunks):
+        gwm += part

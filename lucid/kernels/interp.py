@@ -45,16 +45,26 @@ def _scale_value(
     return ftype(in_size) / ftype(out_size)
 
 
-def _nearest_index(in_size: int, out_size: int, scale: float | None, exact: bool) -> np.ndarray:
+def _nearest_index(
+    in_size: int, out_size: int, scale: float | None, exact: bool, shortcuts: bool
+) -> np.ndarray:
     """Source index of every output position for the nearest modes.
 
     'nearest' is PyTorch's legacy rule ``floor(dst * scale)`` computed in float32;
     'nearest-exact' is ``floor((dst + 0.5) * scale)`` (the product is taken in
     double, then rounded to float32 by ``floorf``). Both clamp to ``in - 1``.
-    PyTorch 2.13's CPU kernels apply no equal-size or 2x shortcut here: with a
-    user scale factor, equal sizes still map through ``1 / scale``.
+
+    With ``shortcuts`` (legacy 'nearest' only), equal sizes copy and
+    ``out == 2 * in`` uses ``dst >> 1``, whatever the user's scale factor says.
+    The two rules differ only when a scale factor is given. PyTorch 2.13 takes
+    the shortcuts in its 2-d forward kernel but not in its 1-d and 3-d ones.
     """
     dst = np.arange(out_size, dtype=np.int64)
+    if shortcuts and not exact:
+        if out_size == in_size:
+            return dst
+        if out_size == 2 * in_size:
+            return dst >> 1
     s = _scale_value(in_size, out_size, scale, np.float32)
     if exact:
         src = np.floor(((dst + 0.5) * np.float64(s)).astype(np.float32))
@@ -223,7 +233,8 @@ def interpolate_forward(
     for d, (L, o, sc) in enumerate(zip(x.shape[2:], sizes, scale_tuple)):
         axis = 2 + d
         if mode in _NEAREST_MODES:
-            y = np.take(y, _nearest_index(L, o, sc, mode == "nearest-exact"), axis=axis)
+            index = _nearest_index(L, o, sc, mode == "nearest-exact", shortcuts=len(sizes) == 2)
+            y = np.take(y, index, axis=axis)
             continue
         i0, i1, w0, w1 = _linear_weights(L, o, bool(align_corners), sc, _opmath(x.dtype))
         w0 = _along(w0.astype(x.dtype), y.ndim, axis)
@@ -267,7 +278,8 @@ def interpolate_backward(
         axis = 2 + d
         L, o, sc = x_shape[axis], sizes[d], scale_tuple[d]
         if mode in _NEAREST_MODES:
-            g = _scatter_add(g, _nearest_index(L, o, sc, mode == "nearest-exact"), L, axis)
+            index = _nearest_index(L, o, sc, mode == "nearest-exact", shortcuts=len(sizes) == 2)
+            g = _scatter_add(g, index, L, axis)
             continue
         i0, i1, w0, w1 = _linear_weights(L, o, bool(align_corners), sc, _opmath(gy.dtype))
         w0 = _along(w0.astype(gy.dtype), g.ndim, axis)

@@ -404,26 +404,47 @@ def max_pool_forward(
 
     # Window starts in input coordinates, per dimension.
     starts = [np.arange(o, dtype=np.int64) * sv - pv for o, sv, pv in zip(out_sizes, s, p)]
-    # PyTorch initialises the argmax with the window's first in-bounds tap (kept when
-    # every element is -inf) and the running max with -inf. Padding taps are -inf, so
-    # they never win a strict comparison and need no mask.
+    # PyTorch initialises the running max with -inf and the argmax with the window's
+    # first in-bounds tap, which is kept when every element is -inf. Padding taps
+    # are -inf too, so they never win the strict comparison and need no mask.
     first_valid = [
         np.where(st < 0, st + ((-st + dv - 1) // dv) * dv, st) for st, dv in zip(starts, d)
     ]
+    taps = list(itertools.product(*(range(kv) for kv in k)))
     out_shape = x.shape[:2] + out_sizes
     y = np.full(out_shape, lowest, dtype=x.dtype)
-    indices = np.empty(out_shape, dtype=np.int64)
-    indices[...] = _ravel_spatial(first_valid, in_sizes)
-
-    is_float = np.issubdtype(x.dtype, np.floating)
-    for tap in itertools.product(*(range(kv) for kv in k)):
+    # best[...] = 1 + the last tap that passed PyTorch's update test (0: none did).
+    # Taps are scanned in increasing order, so a running maximum of the codes
+    # tracks it without masked (branchy) writes.
+    code_dtype = np.int16 if len(taps) < 2**15 else np.int64
+    best = np.zeros(out_shape, dtype=code_dtype)
+    code = np.empty(out_shape, dtype=code_dtype)
+    update = np.empty(out_shape, dtype=bool)
+    check_nan = np.issubdtype(x.dtype, np.floating) and bool(np.isnan(x).any())
+    for t, tap in enumerate(taps):
         v = xp[_tap_slices(tap, out_sizes, s, d)]
-        update = v > y
-        if is_float:
+        np.greater(v, y, out=update)  # PyTorch: val > max || isnan(val)
+        if check_nan:
             update |= np.isnan(v)
-        np.copyto(y, v, where=update)
-        positions = [st + j * dv for st, j, dv in zip(starts, tap, d)]
-        np.copyto(indices, _ravel_spatial(positions, in_sizes), where=update)
+        # Same value as the update rule, NaN included; on ties np.maximum returns its
+        # second operand, so the first of equal values (e.g. -0.0 before 0.0) stays.
+        np.maximum(v, y, out=y)
+        np.multiply(update, t + 1, out=code)
+        np.maximum(best, code, out=best)
+
+    # Flat index of tap t of a window: window start's index + the tap's offset.
+    start_index = _ravel_spatial(starts, in_sizes)
+    tap_offset = np.array(
+        [
+            _ravel_spatial([np.array([j * dv]) for j, dv in zip(tap, d)], in_sizes).item()
+            for tap in taps
+        ],
+        dtype=np.int64,
+    )
+    indices = start_index + tap_offset[best - 1]
+    no_update = best == 0  # all-(-inf) windows (tap_offset[-1] above is a dummy)
+    if no_update.any():
+        indices = np.where(no_update, _ravel_spatial(first_valid, in_sizes), indices)
     return y, indices
 
 
@@ -712,8 +733,9 @@ def adaptive_max_pool_forward(
     PyTorch scans each window in row-major order, keeping a value when
     ``val > max or isnan(val)``: the result is the last NaN if there is one, else
     the first maximum. That rule composes over nested scans, so the reduction runs
-    one spatial dimension at a time (last to first), looping over the taps of the
-    widest window in that dimension.
+    one spatial dimension at a time, last to first: all windows along the dimension
+    are gathered at once into a ``(out, widest_window)`` block, and the rule is
+    applied along the block's window axis.
 
     Parameters
     ----------
@@ -740,30 +762,66 @@ def adaptive_max_pool_forward(
     nd = _spatial_ndim(x.shape)
     in_sizes = x.shape[2:]
     out_sizes = _adaptive_output_size(in_sizes, output_size)
-    is_float = np.issubdtype(x.dtype, np.floating)
+    if 0 in out_sizes:
+        empty = x.shape[:2] + out_sizes
+        return np.empty(empty, dtype=x.dtype), np.empty(empty, dtype=np.int64)
 
+    # Reduce the last dim first; coords[i] is the chosen input coordinate along
+    # spatial dim i, carried along (and re-selected) by later reductions.
     values = x
-    plane_index = np.arange(int(np.prod(in_sizes)), dtype=np.int64).reshape(in_sizes)
-    indices = np.broadcast_to(plane_index, x.shape)
+    coords: dict[int, np.ndarray] = {}
     for i in reversed(range(nd)):
         axis = 2 + i
-        start, end = _adaptive_bounds(in_sizes[i], out_sizes[i])
-        shape = [1] * x.ndim
-        shape[axis] = out_sizes[i]
-        # The first element of a window is where PyTorch's scan lands first.
-        best = np.take(values, start, axis=axis)
-        best_idx = np.take(indices, start, axis=axis)
-        width = int((end - start).max()) if out_sizes[i] > 0 else 0
-        for j in range(1, width):
-            pos = start + j
-            inside = (pos < end).reshape(shape)
-            pos = np.minimum(pos, in_sizes[i] - 1)
-            v = np.take(values, pos, axis=axis)
-            update = v > best
-            if is_float:
-                update |= np.isnan(v)
-            update &= inside
-            np.copyto(best, v, where=update)
-            np.copyto(best_idx, np.take(indices, pos, axis=axis), where=update)
-        values, indices = best, best_idx
-    return np.ascontiguousarray(values), np.ascontiguousarray(indices, dtype=np.int64)
+        blocks, start = _adaptive_windows([values, *coords.values()], axis, out_sizes[i])
+        arg = _max_rule_argmax(blocks[0], axis + 1)
+        values, *kept = (
+            np.take_along_axis(b, arg, axis=axis + 1).squeeze(axis + 1) for b in blocks
+        )
+        coords = dict(zip(coords, kept))
+        coords[i] = arg.squeeze(axis + 1) + start.reshape((-1,) + (1,) * (nd - 1 - i))
+    indices = np.zeros(values.shape, dtype=np.int64)
+    for i in range(nd):
+        indices = indices * in_sizes[i] + coords[i]
+    return values, indices
+
+
+def _adaptive_windows(
+    arrays: list[np.ndarray], axis: int, out_size: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Gather the adaptive windows along ``axis`` of every array into blocks.
+
+    Each block has ``axis`` split into ``(out_size, width)`` with ``width`` the
+    widest window; slots past a window's end are filled with the lowest value of
+    the dtype so that they never win a max. When ``out_size`` divides the length,
+    the windows tile the axis and the blocks are plain reshapes.
+    Returns the blocks and the window starts.
+    """
+    length = arrays[0].shape[axis]
+    start, end = _adaptive_bounds(length, out_size)
+    width = int((end - start).max())
+    split = arrays[0].shape[:axis] + (out_size, width) + arrays[0].shape[axis + 1 :]
+    if length % out_size == 0:
+        return [np.reshape(a, split) for a in arrays], start
+    pos = start[:, None] + np.arange(width)
+    gather = np.minimum(pos, length - 1).ravel()
+    inside = (pos < end[:, None]).reshape((out_size, width) + (1,) * len(split[axis + 2 :]))
+    blocks = []
+    for a in arrays:
+        block = np.take(a, gather, axis=axis).reshape(split)
+        blocks.append(np.where(inside, block, _lowest(a.dtype)))
+    return blocks, start
+
+
+def _max_rule_argmax(block: np.ndarray, axis: int) -> np.ndarray:
+    """Position along ``axis`` that PyTorch's ``val > max || isnan(val)`` scan keeps.
+
+    That is the last NaN if any, else the first maximum (``np.argmax``). The
+    result keeps ``axis`` with length 1.
+    """
+    arg = np.argmax(block, axis=axis)
+    if np.issubdtype(block.dtype, np.floating):
+        nan = np.isnan(block)
+        if nan.any():
+            last_nan = block.shape[axis] - 1 - np.argmax(np.flip(nan, axis=axis), axis=axis)
+            arg = np.where(nan.any(axis=axis), last_nan, arg)
+    return np.expand_dims(arg, axis)

@@ -78,9 +78,10 @@ def _check(x, out, mode, align_corners, scales, dtype, rng):
 
 
 def _torch_backward_uses_shortcut(x_shape, out, mode, scales):
-    """torch 2.13's nearest *backward* (not its forward) copies when out == in and
-    halves indices when out == 2 * in, even when a scale factor says otherwise."""
-    if mode != "nearest" or scales is None:
+    """torch 2.13's 1-d and 3-d nearest *backward* (not their forward) copies when
+    out == in and halves indices when out == 2 * in, even when a scale factor says
+    otherwise; its 2-d forward and backward both do."""
+    if mode != "nearest" or scales is None or len(out) == 2:
         return False
     return any(o in (L, 2 * L) for L, o in zip(x_shape[2:], out))
 
@@ -179,6 +180,20 @@ def test_backward_is_adjoint(mode, align_corners):
         gy = rng.standard_normal(y.shape)
         gx = interp.interpolate_backward(gy, x.shape, mode, align_corners, scales)
         _assert_adjoint(x, gy, y, gx)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "linear"])
+@pytest.mark.parametrize(("size", "factor"), [(5, 1.1), (3, 2.2), (4, 2.1)])
+def test_scale_factor_with_equal_or_doubled_size(nd, mode, size, factor):
+    # The sizes where torch's shortcuts (copy, index >> 1) can disagree with
+    # floor(i / factor): forward must match torch for every rank.
+    rng = np.random.default_rng(size)
+    mode = LINEAR_MODE[nd] if mode == "linear" else mode
+    ac = False if mode in LINEAR_MODE.values() else None
+    x = rng.standard_normal((2, 2) + (size,) * nd)
+    out = (math.floor(size * factor),) * nd
+    _check(x, out, mode, ac, (factor,) * nd, np.float64, rng)
 
 
 def test_float32_index_arithmetic():

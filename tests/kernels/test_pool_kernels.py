@@ -156,6 +156,13 @@ def test_max_pool_tie_and_nan_rules():
     y, idx = pool.max_pool_forward(x, (5,), (1,), (0,), (1,), False)
     assert np.isnan(y.item()) and idx.item() == 3  # last NaN, like torch
 
+    # Signed zeros tie: the first one is kept, sign included.
+    x = np.array([[[-0.0, 0.0, 0.0, -0.0]]], dtype=np.float32)
+    y, idx = pool.max_pool_forward(x, (2,), (2,), (0,), (1,), False)
+    yt, it = F.max_pool1d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(yt.numpy()))
+    np.testing.assert_array_equal(idx, it.numpy())
+
     # All -inf: the index is the window's first in-bounds element (torch's init).
     x = np.full((1, 1, 3, 3), -np.inf)
     _, idx = pool.max_pool_forward(x, (3, 3), (1, 1), (1, 1), (1, 1), False)

@@ -1,3 +1,484 @@
-"""Placeholder: filled in by its owner."""
+"""Convolutions: one N-d engine behind ``conv1d/2d/3d`` and ``conv_transpose1d/2d/3d``.
 
-__all__: list[str] = []
+Three bilinear maps share one configuration (stride, per-side padding, dilation, groups):
+
+* ``C(x, w)``   the convolution (cross-correlation) — :class:`_Conv`;
+* ``T(y, w)``   its adjoint in ``x``, i.e. the transposed convolution — :class:`_ConvTranspose`;
+* ``G(x, y)``   its adjoint in ``w``, the weight gradient — :class:`_ConvWeight`.
+
+Because ``<C(x, w), y> = <x, T(y, w)> = <w, G(x, y)>``, the derivative of each map is made of
+the other two, so every backward below is a call of a differentiable lucid op and double
+backward (e.g. a gradient penalty through a convolution) needs no extra code. For complex
+tensors the gradients use conjugates (PyTorch's convention: ``grad_x = A^H g``). The array
+math lives in :mod:`lucid.kernels.conv`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from lucid._ops.elementwise import conj
+from lucid._tensor import Tensor
+from lucid.autograd.function import Function
+from lucid.kernels import conv as K
+
+__all__ = [
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+]
+
+
+class _Config(NamedTuple):
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+    groups: int
+
+
+def _fit_padding(cfg: _Config, x_spatial: Sequence[int], kernel: Sequence[int],
+                 out_spatial: Sequence[int]) -> tuple[tuple[tuple[int, int], ...], tuple]:
+    """High-side padding (and input crop) so the convolution yields exactly ``out_spatial``."""
+    pads, crop = [], []
+    for L, k, s, d, (lo, _), n in zip(x_spatial, kernel, cfg.stride, cfg.dilation, cfg.padding,
+                                       out_spatial):
+        hi = (n - 1) * s + d * (k - 1) + 1 - L - lo
+        crop.append(slice(0, L + min(hi, 0)))
+        pads.append((lo, max(hi, 0)))
+    return tuple(pads), tuple(crop)
+
+
+def _conv_arrays(x: np.ndarray, w: np.ndarray, cfg: _Config,
+                 out_spatial: tuple[int, ...] | None) -> np.ndarray:
+    if out_spatial is None:
+        return K.conv_forward(x, w, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+    pads, crop = _fit_padding(cfg, x.shape[2:], w.shape[2:], out_spatial)
+    x = x[(slice(None), slice(None)) + crop]
+    return K.conv_forward(x, w, cfg.stride, pads, cfg.dilation, cfg.groups)
+
+
+class _Conv(Function):
+    """``C(x, w)``; ``out_spatial`` forces the output size (used as an adjoint)."""
+
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, x, w, cfg, out_spatial):
+        ctx.save_for_backward(x, w)
+        ctx.cfg = cfg
+        return _conv_arrays(x, w, cfg, out_spatial)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nx, nw = ctx.needs_input_grad[:2]
+        gx = _ConvTranspose.apply(g, conj(w), ctx.cfg, x.shape[2:]) if nx else None
+        gw = _ConvWeight.apply(conj(x), g, ctx.cfg, w.shape[2:]) if nw else None
+        return gx, gw, None, None
+
+
+class _ConvTranspose(Function):
+    """``T(y, w)``: scatter ``y`` through ``w`` into an input-shaped result."""
+
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, y, w, cfg, x_spatial):
+        ctx.save_for_backward(y, w)
+        ctx.cfg = cfg
+        return K.conv_input_grad(y, w, x_spatial, cfg.stride, cfg.padding, cfg.dilation,
+                                 cfg.groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        y, w = ctx.saved_tensors
+        ny, nw = ctx.needs_input_grad[:2]
+        gy = _Conv.apply(g, conj(w), ctx.cfg, y.shape[2:]) if ny else None
+        gw = _ConvWeight.apply(g, conj(y), ctx.cfg, w.shape[2:]) if nw else None
+        return gy, gw, None, None
+
+
+class _ConvWeight(Function):
+    """``G(x, y)``: correlate an input with an output-shaped tensor into a weight shape."""
+
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, x, y, cfg, kernel):
+        ctx.save_for_backward(x, y)
+        ctx.cfg = cfg
+        return K.conv_weight_grad(x, y, kernel, cfg.stride, cfg.padding, cfg.dilation,
+                                  cfg.groups)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        nx, ny = ctx.needs_input_grad[:2]
+        gx = _ConvTranspose.apply(conj(y), g, ctx.cfg, x.shape[2:]) if nx else None
+        gy = _Conv.apply(conj(x), g, ctx.cfg, y.shape[2:]) if ny else None
+        return gx, gy, None, None
+
+
+# --------------------------------------------------------------------------- argument checks
+def _tuple(value: Any, n: int, name: str, fn: str) -> tuple[int, ...]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return (int(value),) * n
+    if isinstance(value, (tuple, list)) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    ):
+        if len(value) == 1:
+            return (int(value[0]),) * n
+        if len(value) == n:
+            return tuple(int(v) for v in value)
+        raise RuntimeError(
+            f"{fn}: expected {name} to be a single integer value or a list of {n} values to "
+            f"match the convolution dimensions, but got {name}={list(value)}"
+        )
+    raise TypeError(f"{fn}: {name} must be an int or a tuple of {n} ints, but got {value!r}")
+
+
+def _check_tensors(fn: str, n: int, input: Any, weight: Any, bias: Any) -> bool:
+    """Validate types and ranks; returns whether the input is batched."""
+    for name, t in (("input", input), ("weight", weight)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fn}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{fn}(): argument 'bias' must be Tensor or None, not "
+                        f"{type(bias).__name__}")
+    if input.ndim not in (n + 1, n + 2):
+        raise RuntimeError(
+            f"Expected {n + 1}D (unbatched) or {n + 2}D (batched) input to {fn}, but got input "
+            f"of size: {list(input.shape)}"
+        )
+    if weight.ndim != n + 2:
+        raise RuntimeError(
+            f"{fn}: expected weight to be {n + 2}-dimensional, but got weight of size "
+            f"{list(weight.shape)}"
+        )
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise RuntimeError(
+                f"{fn}: input type ({input.dtype.name}) and {name} type ({t.dtype.name}) should "
+                "be the same"
+            )
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError(f"{fn}: expected a floating point or complex input, but got "
+                           f"{input.dtype.name}")
+    return input.ndim == n + 2
+
+
+def _check_common(fn: str, stride: tuple[int, ...], dilation: tuple[int, ...], groups: Any,
+                  padding: Sequence[int]) -> None:
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool):
+        raise TypeError(f"{fn}: groups must be an int, but got {groups!r}")
+    if groups <= 0:
+        raise RuntimeError(f"{fn}: non-positive groups is not supported (groups={groups})")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError(f"{fn}: non-positive stride is not supported (stride={list(stride)})")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError(
+            f"{fn}: dilation should be greater than zero (dilation={list(dilation)})"
+        )
+    if any(p < 0 for p in padding):
+        raise RuntimeError(f"{fn}: negative padding is not supported (padding={list(padding)})")
+
+
+def _check_bias(fn: str, bias: Tensor | None, weight: Tensor, out_channels: int) -> None:
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
+        raise RuntimeError(
+            f"{fn}: given weight of size {list(weight.shape)}, expected bias to be 1-dimensional "
+            f"with {out_channels} elements, but got bias of size {list(bias.shape)} instead"
+        )
+
+
+def _add_bias(out: Tensor, bias: Tensor | None, n: int) -> Tensor:
+    if bias is None:
+        return out
+    return out + bias.reshape((-1,) + (1,) * n)
+
+
+def _resolve_padding(fn: str, padding: Any, n: int, stride: tuple[int, ...],
+                     dilation: tuple[int, ...], kernel: tuple[int, ...]) -> tuple:
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"{fn}: padding='same' is not supported for strided convolutions "
+                    f"(stride={list(stride)})"
+                )
+            pairs = []
+            for d, k in zip(dilation, kernel):
+                total = d * (k - 1)
+                pairs.append((total // 2, total - total // 2))
+            return tuple(pairs)
+        raise ValueError(
+            f"{fn}: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}"
+        )
+    p = _tuple(padding, n, "padding", fn)
+    return tuple((v, v) for v in p)
+
+
+# --------------------------------------------------------------------------- convolution
+def _conv(n: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
+          padding: Any, dilation: Any, groups: int) -> Tensor:
+    fn = f"conv{n}d"
+    batched = _check_tensors(fn, n, input, weight, bias)
+    st = _tuple(stride, n, "stride", fn)
+    dil = _tuple(dilation, n, "dilation", fn)
+    kernel = weight.shape[2:]
+    pairs = _resolve_padding(fn, padding, n, st, dil, kernel)
+    _check_common(fn, st, dil, groups, [p[0] for p in pairs])
+    x = input if batched else input.unsqueeze(0)
+    c_out, c_per_group = weight.shape[:2]
+    if c_out % groups:
+        raise RuntimeError(
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+            f"but got weight of size {list(weight.shape)} instead"
+        )
+    if x.shape[1] != c_per_group * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(weight.shape)}, expected "
+            f"input{list(x.shape)} to have {c_per_group * groups} channels, but got "
+            f"{x.shape[1]} channels instead"
+        )
+    _check_bias(fn, bias, weight, c_out)
+    padded = tuple(L + lo + hi for L, (lo, hi) in zip(x.shape[2:], pairs))
+    eff = tuple(d * (k - 1) + 1 for d, k in zip(dil, kernel))
+    if any(p < e for p, e in zip(padded, eff)):
+        raise RuntimeError(
+            f"{fn}: calculated padded input size per channel: ({' x '.join(map(str, padded))}). "
+            f"Kernel size: ({' x '.join(map(str, eff))}). Kernel size can't be greater than "
+            "actual input size"
+        )
+    cfg = _Config(st, pairs, dil, int(groups))
+    out = _add_bias(_Conv.apply(x, weight, cfg, None), bias, n)
+    return out if batched else out.squeeze(0)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-d convolution (cross-correlation) over ``(N, C_in, L)`` or ``(C_in, L)`` input.
+
+    See :func:`conv2d` for the arguments; tuples have one entry.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.conv1d(lucid.ones(1, 2, 5), lucid.ones(3, 2, 3), padding=1).shape
+    (1, 3, 5)
+    """
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-d convolution (cross-correlation), PyTorch's ``torch.nn.functional.conv2d``.
+
+    Parameters
+    ----------
+    input : Tensor
+        ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``; float16/32/64 or complex.
+    weight : Tensor
+        ``(C_out, C_in / groups, kH, kW)``, same dtype as ``input``.
+    bias : Tensor, optional
+        ``(C_out,)``.
+    stride : int or tuple of int, default 1
+        Step of the sliding window.
+    padding : int, tuple of int, 'valid' or 'same', default 0
+        Zero padding on both sides; ``'same'`` keeps the input size (stride 1 only; with an
+        even effective kernel the extra pad goes on the right/bottom).
+    dilation : int or tuple of int, default 1
+        Spacing between kernel taps.
+    groups : int, default 1
+        Split channels into ``groups`` independent convolutions.
+
+    Returns
+    -------
+    Tensor
+        ``(N, C_out, H_out, W_out)`` with
+        ``H_out = floor((H + 2p - d(k - 1) - 1) / s + 1)`` (likewise ``W_out``).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> x = lucid.ones(1, 1, 4, 4)
+    >>> F.conv2d(x, lucid.ones(1, 1, 3, 3))
+    tensor([[[[9., 9.],
+              [9., 9.]]]])
+    """
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """3-d convolution over ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)`` input.
+
+    See :func:`conv2d` for the arguments; tuples have three entries.
+    """
+    return _conv(3, input, weight, bias, stride, padding, dilation, groups)
+
+
+# --------------------------------------------------------------------------- transposed
+def transpose_output_shape(in_spatial: Sequence[int], kernel: Sequence[int],
+                           stride: Sequence[int], padding: Sequence[int],
+                           output_padding: Sequence[int],
+                           dilation: Sequence[int]) -> tuple[int, ...]:
+    """``(in - 1) * s - 2p + d(k - 1) + output_padding + 1`` per spatial dim."""
+    return tuple(
+        (L - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for L, k, s, p, op, d in zip(in_spatial, kernel, stride, padding, output_padding,
+                                     dilation)
+    )
+
+
+def _conv_transpose(n: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: Any,
+                    padding: Any, output_padding: Any, groups: int, dilation: Any) -> Tensor:
+    fn = f"conv_transpose{n}d"
+    batched = _check_tensors(fn, n, input, weight, bias)
+    if isinstance(padding, str):
+        raise ValueError(f"{fn}: padding must be an int or a tuple of ints (string padding "
+                         f"{padding!r} is not supported for transposed convolutions)")
+    st = _tuple(stride, n, "stride", fn)
+    dil = _tuple(dilation, n, "dilation", fn)
+    pad = _tuple(padding, n, "padding", fn)
+    opad = _tuple(output_padding, n, "output_padding", fn)
+    _check_common(fn, st, dil, groups, pad)
+    if any(o < 0 for o in opad):
+        raise RuntimeError(f"{fn}: negative output_padding is not supported "
+                           f"(output_padding={list(opad)})")
+    for o, s, d in zip(opad, st, dil):
+        if o >= s and o >= d:
+            raise RuntimeError(
+                f"{fn}: output padding must be smaller than either stride or dilation, but got "
+                f"output_padding={list(opad)}, stride={list(st)}, dilation={list(dil)}"
+            )
+    x = input if batched else input.unsqueeze(0)
+    c_in, c_out_per_group = weight.shape[:2]
+    if c_in % groups:
+        raise RuntimeError(
+            f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+            f"but got weight of size {list(weight.shape)} instead"
+        )
+    if x.shape[1] != c_in:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {list(weight.shape)}, expected "
+            f"input{list(x.shape)} to have {c_in} channels, but got {x.shape[1]} channels "
+            "instead"
+        )
+    c_out = c_out_per_group * groups
+    _check_bias(fn, bias, weight, c_out)
+    kernel = weight.shape[2:]
+    out_spatial = transpose_output_shape(x.shape[2:], kernel, st, pad, opad, dil)
+    if any(o <= 0 for o in out_spatial):
+        raise RuntimeError(
+            f"{fn}: given input size per channel: ({' x '.join(map(str, x.shape[2:]))}), the "
+            f"calculated output size per channel: ({' x '.join(map(str, out_spatial))}) is too "
+            "small"
+        )
+    cfg = _Config(st, tuple((p, p) for p in pad), dil, int(groups))
+    out = _add_bias(_ConvTranspose.apply(x, weight, cfg, out_spatial), bias, n)
+    return out if batched else out.squeeze(0)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """1-d transposed convolution over ``(N, C_in, L)`` or ``(C_in, L)`` input.
+
+    See :func:`conv_transpose2d`.
+    """
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """2-d transposed convolution (the adjoint of :func:`conv2d` in its input).
+
+    Parameters
+    ----------
+    input : Tensor
+        ``(N, C_in, H, W)`` or unbatched ``(C_in, H, W)``.
+    weight : Tensor
+        ``(C_in, C_out / groups, kH, kW)``.
+    bias : Tensor, optional
+        ``(C_out,)``.
+    stride, padding, dilation : int or tuple of int
+        As for the convolution this transposes; ``padding`` removes
+        ``dilation * (kernel_size - 1) - padding`` zero padding worth of border.
+    output_padding : int or tuple of int, default 0
+        Extra size added to one side of the output; must be smaller than stride or dilation.
+    groups : int, default 1
+        Channel groups.
+
+    Returns
+    -------
+    Tensor
+        ``(N, C_out, H_out, W_out)`` with
+        ``H_out = (H - 1) * s - 2p + d(k - 1) + output_padding + 1``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.conv_transpose2d(lucid.ones(1, 4, 8, 8), lucid.ones(4, 2, 4, 4), stride=2,
+    ...                    padding=1).shape
+    (1, 2, 16, 16)
+    """
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1,
+                     dilation: Any = 1) -> Tensor:
+    """3-d transposed convolution over ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)`` input.
+
+    See :func:`conv_transpose2d`.
+    """
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def _output_padding(input_shape: Sequence[int], output_size: Sequence[int] | None,
+                    stride: Sequence[int], padding: Sequence[int], kernel_size: Sequence[int],
+                    dilation: Sequence[int], num_spatial_dims: int,
+                    output_padding: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The ``output_padding`` that makes a transposed convolution produce ``output_size``.
+
+    Mirrors ``torch.nn.modules.conv._ConvTransposeNd._output_padding``: ``output_size`` may
+    include the batch/channel dims; each spatial size must lie between the minimum output
+    size and that plus ``stride - 1``. With ``output_size=None`` returns ``output_padding``.
+    """
+    n = num_spatial_dims
+    if output_size is None:
+        return tuple(output_padding) if output_padding is not None else (0,) * n
+    has_batch = len(input_shape) == n + 2
+    non_spatial = 2 if has_batch else 1
+    size = [int(s) for s in output_size]
+    if len(size) == non_spatial + n:
+        size = size[non_spatial:]
+    if len(size) != n:
+        raise ValueError(
+            f"ConvTranspose{n}D: for {len(input_shape)}D input, output_size must have {n} or "
+            f"{non_spatial + n} elements (got {len(size)})"
+        )
+    spatial = list(input_shape)[non_spatial:]
+    min_sizes = [
+        (spatial[d] - 1) * stride[d] - 2 * padding[d] + dilation[d] * (kernel_size[d] - 1) + 1
+        for d in range(n)
+    ]
+    max_sizes = [min_sizes[d] + stride[d] - 1 for d in range(n)]
+    for d in range(n):
+        if not min_sizes[d] <= size[d] <= max_sizes[d]:
+            raise ValueError(
+                f"requested an output size of {size}, but valid sizes range from {min_sizes} to "
+                f"{max_sizes} (for an input of {spatial})"
+            )
+    return tuple(size[d] - min_sizes[d] for d in range(n))

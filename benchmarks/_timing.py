@@ -1,0 +1,77 @@
+"""Shared timing helpers: alternate lucid and PyTorch (A B A B) and report medians of ratios."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+
+def limit_threads(n: int = 2) -> None:
+    """Give both frameworks the same number of threads."""
+    import torch
+
+    torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n)
+    except ImportError:  # pragma: no cover - threadpoolctl is a test dependency
+        pass
+
+
+def _once(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def compare(lucid_fn: Callable[[], Any], torch_fn: Callable[[], Any], repeats: int = 7,
+            warmup: int = 1, min_time: float = 0.05) -> dict[str, float]:
+    """Time two callables alternately; each sample runs enough calls to last ``min_time``.
+
+    Returns the medians of each side's per-call time and of the per-pair ratios.
+    """
+    for _ in range(warmup):
+        lucid_fn()
+        torch_fn()
+    calls = max(1, int(min_time / max(_once(torch_fn), 1e-7)))
+    calls_l = max(1, int(min_time / max(_once(lucid_fn), 1e-7)))
+    lt, tt, ratios = [], [], []
+    for _ in range(repeats):
+        a = sum(_once(lucid_fn) for _ in range(calls_l)) / calls_l
+        b = sum(_once(torch_fn) for _ in range(calls)) / calls
+        lt.append(a)
+        tt.append(b)
+        ratios.append(a / b)
+    return {"lucid": statistics.median(lt), "torch": statistics.median(tt),
+            "ratio": statistics.median(ratios)}
+
+
+def peak_numpy_bytes(fn: Callable[[], Any]) -> int:
+    """Peak bytes allocated by Python/NumPy during ``fn`` (tracemalloc traces NumPy buffers)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def peak_torch_bytes(fn: Callable[[], Any]) -> int:
+    """Peak CPU bytes allocated by PyTorch during ``fn`` (from the profiler's memory events)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    cur = peak = 0
+    events = sorted(
+        (e for e in prof.events() if getattr(e, "cpu_memory_usage", 0)),
+        key=lambda e: e.time_range.start,
+    )
+    for e in events:
+        cur += e.cpu_memory_usage
+        peak = max(peak, cur)
+    return peak

@@ -1,0 +1,418 @@
+"""Tests of :mod:`lucid.kernels.conv` against PyTorch (forward, input/weight gradients,
+transposed convolution), the exact adjoint identity, special paths, chunking, dtypes,
+non-finite propagation and determinism."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def _load_kernel(name: str):
+    """Import ``lucid.kernels.<name>``; fall back to loading the file if ``lucid`` is broken."""
+    try:
+        return importlib.import_module(f"lucid.kernels.{name}")
+    except Exception:  # pragma: no cover - only while lucid/__init__.py is being written
+        path = Path(__file__).resolve().parents[2] / "lucid" / "kernels" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"_lucid_kernels_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+K = _load_kernel("conv")
+
+CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+TOL = {np.float32: 1e-5, np.float64: 1e-10, np.complex64: 1e-5, np.complex128: 1e-10}
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, tol: float) -> None:
+    """Max abs error relative to the max abs value of ``expected``."""
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    if expected.size == 0:
+        return
+    scale = max(float(np.abs(expected).max()), 1e-30)
+    err = float(np.abs(actual.astype(np.complex128) - expected).max()) / scale
+    assert err <= tol, f"relative error {err:.3g} > {tol:.3g}"
+
+
+def randn(rng, shape, dtype) -> np.ndarray:
+    a = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        a = a + 1j * rng.standard_normal(shape)
+    return a.astype(dtype)
+
+
+def torch_conv(x, w, stride, padding, dilation, groups, gy=None):
+    """Reference ``(y, gx, gw)`` from PyTorch; asymmetric padding through ``F.pad``.
+
+    Our kernels are bilinear without conjugation, while PyTorch's complex autograd returns
+    conjugated gradients, hence ``conj(grad(y, conj(gy)))``.
+    """
+    nd = x.ndim - 2
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    flat = tuple(v for lo_hi in reversed(padding) for v in lo_hi)
+    ty = CONV[nd](F.pad(tx, flat), tw, None, tuple(stride), 0, tuple(dilation), groups)
+    if gy is None:
+        return ty.detach().numpy(), None, None
+    cplx = np.iscomplexobj(gy)
+    g = torch.tensor(np.conj(gy) if cplx else gy)
+    gx, gw = torch.autograd.grad(ty, (tx, tw), g)
+    gx, gw = gx.numpy(), gw.numpy()
+    if cplx:
+        gx, gw = np.conj(gx), np.conj(gw)
+    return ty.detach().numpy(), gx, gw
+
+
+def random_config(rng, nd: int, kind: str):
+    """Random small conv: ``(x_shape, w_shape, stride, padding, dilation, groups)``."""
+    if kind == "depthwise":
+        groups = int(rng.integers(2, 5))
+        Cg, Cog = 1, int(rng.integers(1, 4))
+    elif kind == "grouped":
+        groups = int(rng.integers(2, 4))
+        Cg, Cog = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    else:
+        groups = 1
+        Cg, Cog = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    kmax = {1: 5, 2: 4, 3: 3}[nd]
+    kernel = tuple(int(v) for v in rng.integers(1, kmax + 1, size=nd))
+    stride = tuple(int(v) for v in rng.integers(1, 4, size=nd))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, size=nd))
+    padding = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, size=(nd, 2)))
+    extra = {1: 9, 2: 6, 3: 3}[nd]
+    spatial = tuple(
+        max(1, d * (k - 1) + 1 - lo - hi) + int(rng.integers(0, extra))
+        for k, d, (lo, hi) in zip(kernel, dilation, padding)
+    )
+    N = int(rng.integers(1, 4))
+    x_shape = (N, Cg * groups) + spatial
+    w_shape = (Cog * groups, Cg) + kernel
+    return x_shape, w_shape, stride, padding, dilation, groups
+
+
+def config_grid():
+    rng = np.random.default_rng(1234)
+    params = []
+    kinds = ("general", "grouped", "depthwise")
+    dtypes = (np.float64, np.float64, np.float32, np.complex128)
+    for i in range(72):
+        nd = 1 + i % 3
+        kind = kinds[(i // 3) % 3]
+        dtype = dtypes[(i // 9) % 4]
+        cfg = random_config(rng, nd, kind)
+        params.append(pytest.param(cfg, dtype, id=f"{nd}d-{kind}-{np.dtype(dtype).name}-{i}"))
+    return params
+
+
+@pytest.mark.parametrize(("cfg", "dtype"), config_grid())
+def test_matches_torch(cfg, dtype):
+    x_shape, w_shape, stride, padding, dilation, groups = cfg
+    rng = np.random.default_rng(abs(hash((x_shape, w_shape))) % 2**32)
+    x, w = randn(rng, x_shape, dtype), randn(rng, w_shape, dtype)
+    y = K.conv_forward(x, w, stride, padding, dilation, groups)
+    expected_shape = K.conv_output_shape(x_shape[2:], w_shape[2:], stride, padding, dilation)
+    assert y.shape == (x_shape[0], w_shape[0]) + expected_shape
+    assert y.dtype == dtype
+    gy = randn(rng, y.shape, dtype)
+    ty, tgx, tgw = torch_conv(x, w, stride, padding, dilation, groups, gy)
+    tol = TOL[dtype]
+    assert_close(y, ty, tol)
+    gx = K.conv_input_grad(gy, w, x_shape[2:], stride, padding, dilation, groups)
+    gw = K.conv_weight_grad(x, gy, w_shape[2:], stride, padding, dilation, groups)
+    assert gx.dtype == dtype and gw.dtype == dtype
+    assert_close(gx, tgx, tol)
+    assert_close(gw, tgw, tol)
+
+
+def transpose_out_size(size, kernel, stride, pad, out_pad, dilation):
+    return tuple(
+        (i - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for i, k, s, p, op, d in zip(size, kernel, stride, pad, out_pad, dilation)
+    )
+
+
+def transpose_grid():
+    rng = np.random.default_rng(99)
+    params = []
+    while len(params) < 24:
+        nd = 1 + len(params) % 3
+        groups = int(rng.integers(1, 3))
+        Cin_t, Cout_t = groups * int(rng.integers(1, 4)), groups * int(rng.integers(1, 4))
+        kernel = tuple(int(v) for v in rng.integers(1, 4, size=nd))
+        stride = tuple(int(v) for v in rng.integers(1, 4, size=nd))
+        dilation = tuple(int(v) for v in rng.integers(1, 3, size=nd))
+        pad = tuple(int(v) for v in rng.integers(0, 3, size=nd))
+        out_pad = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation))
+        size = tuple(int(v) for v in rng.integers(1, {1: 8, 2: 5, 3: 3}[nd] + 1, size=nd))
+        if min(transpose_out_size(size, kernel, stride, pad, out_pad, dilation)) < 1:
+            continue
+        cfg = (
+            int(rng.integers(1, 3)),
+            Cin_t,
+            Cout_t,
+            size,
+            kernel,
+            stride,
+            pad,
+            out_pad,
+            dilation,
+            groups,
+        )
+        params.append(pytest.param(cfg, id=f"{nd}d-{len(params)}"))
+    return params
+
+
+@pytest.mark.parametrize("cfg", transpose_grid())
+def test_conv_transpose_matches_torch(cfg):
+    """``conv_input_grad`` is the forward of a transposed convolution (with output_padding)."""
+    N, Cin_t, Cout_t, size, kernel, stride, pad, out_pad, dilation, groups = cfg
+    nd = len(size)
+    rng = np.random.default_rng(len(size) * 1000 + sum(size))
+    inp = rng.standard_normal((N, Cin_t) + size)
+    w = rng.standard_normal((Cin_t, Cout_t // groups) + kernel)
+    out_size = transpose_out_size(size, kernel, stride, pad, out_pad, dilation)
+    ref = CONV_T[nd](
+        torch.from_numpy(inp), torch.from_numpy(w), None, stride, pad, out_pad, groups, dilation
+    ).numpy()
+    got = K.conv_input_grad(inp, w, out_size, stride, tuple((p, p) for p in pad), dilation, groups)
+    assert_close(got, ref, 1e-10)
+
+
+def adjoint_grid():
+    rng = np.random.default_rng(7)
+    params = []
+    for i in range(30):
+        nd = 1 + i % 3
+        kind = ("general", "grouped", "depthwise")[(i // 3) % 3]
+        cfg = random_config(rng, nd, kind)
+        extra_out = tuple(int(v) for v in rng.integers(0, 3, size=nd))  # gy larger than formula
+        params.append(pytest.param(cfg, extra_out, id=f"{nd}d-{kind}-{i}"))
+    return params
+
+
+@pytest.mark.parametrize(("cfg", "extra_out"), adjoint_grid())
+def test_adjoint_identity(cfg, extra_out):
+    """<C(x, w), y> == <x, T(y, w)> == <w, G(x, y)>, also for gy larger than the formula.
+
+    A larger ``gy`` corresponds to a forward with more high-side padding (T and G do not
+    depend on ``hi``), which PyTorch also checks.
+    """
+    x_shape, w_shape, stride, padding, dilation, groups = cfg
+    rng = np.random.default_rng(sum(x_shape) * 31 + sum(w_shape))
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    kernel = w_shape[2:]
+    out = K.conv_output_shape(x_shape[2:], kernel, stride, padding, dilation)
+    out_ext = tuple(o + e for o, e in zip(out, extra_out))
+    padding_ext = tuple((lo, hi + e * s) for (lo, hi), e, s in zip(padding, extra_out, stride))
+    assert K.conv_output_shape(x_shape[2:], kernel, stride, padding_ext, dilation) == out_ext
+    y = rng.standard_normal((x_shape[0], w_shape[0]) + out_ext)
+    cx = K.conv_forward(x, w, stride, padding_ext, dilation, groups)
+    tx = K.conv_input_grad(y, w, x_shape[2:], stride, padding, dilation, groups)
+    gw = K.conv_weight_grad(x, y, kernel, stride, padding, dilation, groups)
+    a, b, c = np.vdot(cx, y), np.vdot(x, tx), np.vdot(w, gw)
+    scale = np.abs(cx).sum() * np.abs(y).max() + 1e-300
+    assert abs(a - b) <= 1e-12 * scale and abs(a - c) <= 1e-12 * scale
+    # and the gradients agree with PyTorch on the extended padding
+    _, tgx, tgw = torch_conv(x, w, stride, padding_ext, dilation, groups, y)
+    assert_close(tx, tgx, 1e-10)
+    assert_close(gw, tgw, 1e-10)
+
+
+def test_input_grad_smaller_gy_than_x():
+    """A gy covering only part of x (conv_transpose-like): unreached positions stay 0."""
+    rng = np.random.default_rng(0)
+    gy = rng.standard_normal((2, 4, 5, 3))
+    w = rng.standard_normal((4, 3, 3, 2))
+    args = ((2, 1), ((2, 0), (1, 1)), (1, 2), 1)
+    gx = K.conv_input_grad(gy, w, (20, 9), *args)
+    # last reached row: 4*2 - 2 + 2 = 8, last reached col: 2 - 1 + 2 = 3
+    assert np.all(gx[:, :, 9:] == 0) and np.all(gx[:, :, :, 4:] == 0)
+    # adjoint of the forward restricted to those 5x3 outputs (negative hi padding crops)
+    pads = ((2, -10), (1, -5))
+    assert K.conv_output_shape((20, 9), (3, 2), (2, 1), pads, (1, 2)) == (5, 3)
+    x = rng.standard_normal((2, 3, 20, 9))
+    y = K.conv_forward(x, w, (2, 1), pads, (1, 2), 1)
+    np.testing.assert_allclose(np.vdot(y, gy), np.vdot(x, gx), rtol=1e-12)
+    gw = K.conv_weight_grad(x, gy, (3, 2), *args)
+    np.testing.assert_allclose(np.vdot(y, gy), np.vdot(w, gw), rtol=1e-12)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_special_paths(nd):
+    """1x1 pointwise (with groups), depthwise with multiplier, strided/dilated depthwise."""
+    rng = np.random.default_rng(nd)
+    S = {1: (11,), 2: (7, 6), 3: (7, 6, 5)}[nd]
+    cases = [
+        # (C, Co, kernel, stride, padding, dilation, groups)
+        (6, 4, (1,) * nd, (1,) * nd, ((0, 0),) * nd, (1,) * nd, 2),  # pointwise grouped
+        (6, 6, (1,) * nd, (2,) * nd, ((0, 0),) * nd, (1,) * nd, 1),  # strided 1x1 (general)
+        (4, 4, (3,) * nd, (1,) * nd, ((1, 1),) * nd, (1,) * nd, 4),  # depthwise
+        (4, 12, (3,) * nd, (2,) * nd, ((1, 0),) * nd, (2,) * nd, 4),  # depthwise x3, s2, d2
+        (1, 3, (2,) * nd, (1,) * nd, ((0, 1),) * nd, (1,) * nd, 1),  # single channel
+    ]
+    for C, Co, kernel, stride, padding, dilation, groups in cases:
+        x = rng.standard_normal((3, C) + S)
+        w = rng.standard_normal((Co, C // groups) + kernel)
+        y = K.conv_forward(x, w, stride, padding, dilation, groups)
+        gy = rng.standard_normal(y.shape)
+        ty, tgx, tgw = torch_conv(x, w, stride, padding, dilation, groups, gy)
+        assert_close(y, ty, 1e-10)
+        assert_close(K.conv_input_grad(gy, w, S, stride, padding, dilation, groups), tgx, 1e-10)
+        assert_close(
+            K.conv_weight_grad(x, gy, kernel, stride, padding, dilation, groups), tgw, 1e-10
+        )
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_empty_batch(groups):
+    x = np.zeros((0, 4, 6, 5), dtype=np.float32)
+    w = np.ones((8, 4 // groups, 3, 3), dtype=np.float32)
+    args = ((1, 2), ((1, 1), (0, 2)), (1, 1), groups)
+    y = K.conv_forward(x, w, *args)
+    assert y.shape == (0, 8, 6, 3) and y.dtype == np.float32
+    gx = K.conv_input_grad(y, w, (6, 5), *args)
+    assert gx.shape == (0, 4, 6, 5) and gx.dtype == np.float32
+    gw = K.conv_weight_grad(x, y, (3, 3), *args)
+    assert gw.shape == w.shape and gw.dtype == np.float32 and not gw.any()
+
+
+def test_float16_and_complex64():
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 4, 9, 8))
+    w = rng.standard_normal((6, 2, 3, 3)) * 0.3
+    args = ((2, 1), ((1, 1), (1, 1)), (1, 1), 2)
+    gy = rng.standard_normal(K.conv_forward(x, w, *args).shape)
+    ref = (
+        K.conv_forward(x, w, *args),
+        K.conv_input_grad(gy, w, (9, 8), *args),
+        K.conv_weight_grad(x, gy, (3, 3), *args),
+    )
+    for dt, tol in ((np.float16, 5e-3), (np.complex64, 1e-5)):
+        x_, w_, gy_ = x.astype(dt), w.astype(dt), gy.astype(dt)
+        got = (
+            K.conv_forward(x_, w_, *args),
+            K.conv_input_grad(gy_, w_, (9, 8), *args),
+            K.conv_weight_grad(x_, gy_, (3, 3), *args),
+        )
+        for g, r in zip(got, ref):
+            assert g.dtype == dt
+            # the inputs were rounded too: compare to the float64 result on rounded inputs
+            assert_close(g.astype(np.complex128), r, tol if dt != np.float16 else 5e-3)
+
+
+def test_noncontiguous_inputs():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 7, 4, 3)).transpose(2, 3, 1, 0)[:, :, ::2]  # (4, 3, 4, 5)
+    w = rng.standard_normal((3, 3, 2, 2)).transpose(1, 0, 3, 2)
+    args = ((1, 2), ((1, 0), (0, 1)), (2, 1), 1)
+    y = K.conv_forward(x, w, *args)
+    gy = rng.standard_normal(y.shape[::-1]).T  # non-contiguous gradient
+    ty, tgx, tgw = torch_conv(
+        np.ascontiguousarray(x), np.ascontiguousarray(w), *args, np.ascontiguousarray(gy)
+    )
+    assert_close(y, ty, 1e-10)
+    assert_close(K.conv_input_grad(gy, w, x.shape[2:], *args), tgx, 1e-10)
+    assert_close(K.conv_weight_grad(x, gy, (2, 2), *args), tgw, 1e-10)
+
+
+@pytest.mark.parametrize("groups", [1, 3, 6])
+def test_chunking_and_row_blocks(monkeypatch, groups):
+    """Tiny budgets force many batch chunks and row blocks; results must not change."""
+    rng = np.random.default_rng(groups)
+    x = rng.standard_normal((5, 6, 13, 11))
+    w = rng.standard_normal((6, 6 // groups, 3, 2))
+    args = ((2, 1), ((1, 2), (0, 1)), (1, 2), groups)
+    y0 = K.conv_forward(x, w, *args)
+    gy = rng.standard_normal(y0.shape)
+    gx0 = K.conv_input_grad(gy, w, (13, 11), *args)
+    gw0 = K.conv_weight_grad(x, gy, (3, 2), *args)
+    monkeypatch.setattr(K, "WORKSPACE_BYTES", 2048)
+    monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", 1024)
+    monkeypatch.setattr(K, "_ELEMENTWISE_CHUNK_BYTES", 1024)
+    np.testing.assert_allclose(K.conv_forward(x, w, *args), y0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(K.conv_input_grad(gy, w, (13, 11), *args), gx0, atol=1e-12)
+    np.testing.assert_allclose(K.conv_weight_grad(x, gy, (3, 2), *args), gw0, atol=1e-11)
+
+
+@pytest.mark.parametrize("groups", [1, 4])
+def test_nonfinite_propagation_matches_torch(groups):
+    """Junk positions of the flat layout never turn finite results into inf/nan."""
+    rng = np.random.default_rng(groups)
+    x = rng.standard_normal((2, 4, 7, 6))
+    w = rng.standard_normal((4, 4 // groups, 3, 3))
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1), groups)
+    x_bad = x.copy()
+    x_bad[0, 1, 2, 5] = np.inf
+    x_bad[1, 0, 6, 0] = np.nan
+    w_bad = w.copy()
+    w_bad[1, 0, 0, 2] = -np.inf
+    gy = rng.standard_normal((2, 4, 7, 6))
+    for xx, ww in ((x_bad, w), (x, w_bad), (x_bad, w_bad)):
+        ty, tgx, tgw = torch_conv(xx, ww, *args, gy)
+        with np.errstate(invalid="ignore", over="ignore"):
+            got = (
+                K.conv_forward(xx, ww, *args),
+                K.conv_input_grad(gy, ww, (7, 6), *args),
+                K.conv_weight_grad(xx, gy, (3, 3), *args),
+            )
+        for g, r in zip(got, (ty, tgx, tgw)):
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(r))
+            np.testing.assert_array_equal(np.isposinf(g), np.isposinf(r))
+            np.testing.assert_array_equal(np.isneginf(g), np.isneginf(r))
+            fin = np.isfinite(r)
+            np.testing.assert_allclose(g[fin], r[fin], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("groups", [1, 8])
+def test_deterministic(groups):
+    """Same inputs -> bit-identical outputs, run to run and for any worker-thread count."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((9, 8, 15, 14)).astype(np.float32)
+    w = rng.standard_normal((8, 8 // groups, 3, 3)).astype(np.float32)
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1), groups)
+    gy = rng.standard_normal((9, 8, 15, 14)).astype(np.float32)
+
+    def run():
+        return (
+            K.conv_forward(x, w, *args).tobytes(),
+            K.conv_input_grad(gy, w, (15, 14), *args).tobytes(),
+            K.conv_weight_grad(x, gy, (3, 3), *args).tobytes(),
+        )
+
+    threads = K.get_num_threads()
+    try:
+        first = run()
+        assert run() == first
+        K.set_num_threads(1)
+        assert run() == first
+        K.set_num_threads(3)
+        assert run() == first
+    finally:
+        K.set_num_threads(threads)
+
+
+def test_output_shape_formula():
+    assert K.conv_output_shape((10,), (3,), (2,), ((1, 2),), (2,)) == (5,)
+    assert K.conv_output_shape((5, 5), (1, 1), (1, 1), ((0, 0), (0, 0)), (1, 1)) == (5, 5)
+    assert K.conv_output_shape((7, 7, 7), (3, 3, 3), (2, 2, 2), ((1, 1),) * 3, (1, 1, 1)) == (
+        4,
+        4,
+        4,
+    )
+
+
+def test_set_num_threads_validation():
+    with pytest.raises(ValueError):
+        K.set_num_threads(0)

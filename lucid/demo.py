@@ -153,8 +153,9 @@ def save_figures(out: Path, history: dict[str, list[float]], autoencoder: nn.Mod
     return paths
 
 
-def run(epochs: int = 15, batch_size: int = 64, seed: int = 0, out: str | Path = "lucid-demo-output",
-        lr: float = 2e-3, progress: bool = True) -> dict[str, Any]:
+def run(epochs: int = 15, batch_size: int = 64, seed: int = 0,
+        out: str | Path = "lucid-demo-output", lr: float = 2e-3,
+        progress: bool = True) -> dict[str, Any]:
     """Train both models and write the checkpoint, figures and a JSON summary.
 
     Parameters

@@ -124,7 +124,7 @@ class _Encoder:
     def _name(self, path: tuple[str, ...]) -> str:
         base = (path[-1] if self.flat_names else ".".join(path)) or "tensor"
         name, n = base, 1
-        while name in self.arrays:
+        while name in self.arrays or name == "__metadata__":  # reserved by safetensors
             name, n = f"{base}#{n}", n + 1
         return name
 

@@ -48,33 +48,45 @@ def _save_shapes(ctx: Any, a: Any, b: Any) -> None:
 
 # --------------------------------------------------------------------------- arithmetic
 class Add(Function):
+    """``a + alpha * b``."""
+
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, alpha):
         _save_shapes(ctx, a, b)
-        return a + b
+        ctx.alpha = alpha
+        return a + b if alpha == 1 else a + alpha * b
 
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
-        na, nb = ctx.needs_input_grad
-        return (unbroadcast(g, sa) if na else None, unbroadcast(g, sb) if nb else None)
+        na, nb = ctx.needs_input_grad[:2]
+        gb = None
+        if nb:
+            gb = unbroadcast(g if ctx.alpha == 1 else g * conj(ctx.alpha), sb)
+        return (unbroadcast(g, sa) if na else None, gb, None)
 
 
 class Sub(Function):
+    """``a - alpha * b``."""
+
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, alpha):
         _save_shapes(ctx, a, b)
-        return a - b
+        ctx.alpha = alpha
+        return a - b if alpha == 1 else a - alpha * b
 
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
-        na, nb = ctx.needs_input_grad
-        return (unbroadcast(g, sa) if na else None, unbroadcast(-g, sb) if nb else None)
+        na, nb = ctx.needs_input_grad[:2]
+        gb = None
+        if nb:
+            gb = unbroadcast(-g if ctx.alpha == 1 else g * conj(-ctx.alpha), sb)
+        return (unbroadcast(g, sa) if na else None, gb, None)
 
 
 class Mul(Function):
@@ -160,16 +172,25 @@ def _nonnegative(b: Tensor) -> Tensor:
 
 
 class FloorDivide(Function):
+    """Division rounded down: ``div(rounding_mode='floor')`` has a zero gradient, while
+    ``floor_divide`` / ``//`` has none, as in PyTorch."""
+
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, differentiable):
         _check_int_zero(a, b, "division")
+        ctx.differentiable = differentiable
+        ctx.node_name = "DivBackward1" if differentiable else "FloorDivideBackward0"
         return np.floor_divide(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        raise RuntimeError("the derivative for 'floor_divide' is not implemented.")
+        if not ctx.differentiable:
+            raise RuntimeError("the derivative for 'floor_divide' is not implemented.")
+        na, nb = ctx.needs_input_grad[:2]
+        zero = Tensor._make(np.zeros_like(g._data))
+        return (zero if na else None, zero if nb else None, None)
 
 
 def _check_int_zero(a: Any, b: Any, what: str) -> None:
@@ -211,9 +232,8 @@ def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
     >>> lucid.tensor([1, 2]) + 0.5
     tensor([1.5000, 2.5000])
     """
-    if alpha != 1:
-        b = mul(b, alpha)
-    return _binary(Add, a, b)
+    a, b = promote(a, b)
+    return _broadcasting(Add, a, b, _check_alpha(a, b, alpha))
 
 
 def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
@@ -223,13 +243,19 @@ def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
             "Subtraction, the `-` operator, with two bool tensors is not supported. "
             "Use the `^` or `logical_xor()` operator instead."
         )
-    if alpha != 1:
-        b = mul(b, alpha)
-    return _binary(Sub, a, b)
+    a, b = promote(a, b)
+    return _broadcasting(Sub, a, b, _check_alpha(a, b, alpha))
 
 
-def _is_bool(x: Any) -> bool:
-    return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
+def _check_alpha(a: Any, b: Any, alpha: Any) -> Any:
+    """``alpha`` as a number of the operation's dtype (floats refused for integers)."""
+    if alpha == 1:
+        return 1
+    kind = np.asarray(_raw(a) if isinstance(a, Tensor) else _raw(b)).dtype.kind
+    if kind in "biu" and isinstance(alpha, (float, complex, np.floating)):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           f"point number (got alpha={alpha!r}).")
+    return np.asarray(alpha).astype(np.result_type(_raw(a), _raw(b)))[()]
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -254,7 +280,7 @@ def div(a: Any, b: Any, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is None:
         return _binary(Div, a, b, floating=True)
     if rounding_mode == "floor":
-        return _binary(FloorDivide, a, b)
+        return _broadcasting(FloorDivide, *promote(a, b), True)
     if rounding_mode == "trunc":
         a, b = promote(a, b)
         if np.asarray(_raw(a)).dtype.kind in "fc":
@@ -276,7 +302,7 @@ def _int_trunc_divide(a: Any, b: Any) -> Tensor:
 
 def floor_divide(a: Any, b: Any) -> Tensor:
     """``a // b``: the quotient rounded towards minus infinity (not differentiable)."""
-    return _binary(FloorDivide, a, b)
+    return _broadcasting(FloorDivide, *promote(a, b), False)
 
 
 def remainder(a: Any, b: Any) -> Tensor:
@@ -771,9 +797,38 @@ def _minmax(a: Tensor, b: Tensor, is_max: bool) -> Tensor:
         raise
 
 
-def lerp(a: Tensor, b: Tensor, weight: Any) -> Tensor:
+class Lerp(Function):
     """``a + weight * (b - a)``."""
-    return a + weight * (b - a)
+
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, a, b, w):
+        ctx.shapes = (a.shape, b.shape, shape_of(w))
+        if isinstance(w, np.ndarray):
+            ctx.save_for_backward(a, b, w)
+        else:
+            ctx.w = w
+        return a + w * (b - a)
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb, sw = ctx.shapes
+        na, nb, nw = ctx.needs_input_grad
+        a, b, w = ctx.saved_tensors if ctx._saved else (None, None, ctx.w)
+        ga = unbroadcast(g * conj(1 - w), sa) if na else None
+        gb = unbroadcast(g * conj(w), sb) if nb else None
+        gw = unbroadcast(g * conj(b - a), sw) if nw else None
+        return ga, gb, gw
+
+
+def lerp(a: Tensor, b: Tensor, weight: Any) -> Tensor:
+    """``a + weight * (b - a)``; ``weight`` is a number or a tensor."""
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("lerp(): 'input' and 'end' must be Tensors")
+    a, b = promote(a, b)
+    weight = cast_to(as_operand(weight), a.dtype)
+    return _broadcasting(Lerp, a, b, weight)
 
 
 def addcmul(x: Tensor, t1: Tensor, t2: Tensor, value: Any = 1) -> Tensor:

@@ -115,11 +115,9 @@ class Var(Function):
             sq = np.abs(x - mu) ** 2 if x.dtype.kind == "c" else (x - mu) ** 2
             dof = np.float64(builtins.max(0, n - correction))
             out = np.sum(sq, axis=dims, keepdims=keepdim) / dof
-            out = out.astype(sq.dtype, copy=False)
-            if is_std:
-                out = np.sqrt(out)
+            out = np.asarray(np.sqrt(out) if is_std else out, dtype=sq.dtype)
         ctx.save_for_backward(x, out if is_std else None)
-        return np.asarray(out)
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -288,6 +286,7 @@ class MaxDim(Function):
         if x.ndim == 0:
             indices = np.zeros((), dtype=np.int64)
             ctx.mark_non_differentiable(indices)
+            ctx.save_for_backward(indices)
             return x.copy(), indices
         idx = np.expand_dims((np.argmax if is_max else np.argmin)(x, axis=dim), dim)
         vals = np.take_along_axis(x, idx, dim)
@@ -387,15 +386,16 @@ class LogSumExp(Function):
         else:
             m = np.zeros(_kept_shape(x.shape, dims), x.dtype)
         out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+        if not keepdim:
+            out = out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
         ctx.save_for_backward(x, out)
-        return out if keepdim else out.reshape(
-            tuple(s for i, s in enumerate(x.shape) if i not in dims))
+        return out
 
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        g = _restore(g, x.shape, ctx.dims)
-        return g * (x - out.reshape(_kept_shape(x.shape, ctx.dims))).exp(), None, None
+        dims = ctx.dims
+        return _restore(g, x.shape, dims) * (x - _restore(out, x.shape, dims)).exp(), None, None
 
 
 def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:

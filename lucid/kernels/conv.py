@@ -21,44 +21,48 @@ of any spatial size, not only the one :func:`conv_output_shape` gives.
 
 Layout: the flat polyphase buffer
 ---------------------------------
-Every path works on batch chunks whose working set is cache-sized
-(:data:`_CHUNK_TARGET_BYTES`; one column buffer never exceeds :data:`WORKSPACE_BYTES`, a
+Every path works on batch chunks whose working set stays cache-sized
+(:data:`_CHUNK_TARGET_BYTES`); one column buffer never exceeds :data:`WORKSPACE_BYTES` (a
 single sample that would is split along the first output dim). Inside a chunk, data is
 *channel-major*, ``(C, n, ...)``.
 
-The zero-padded input of a chunk is stored as a *flat polyphase* buffer: a padded position
-``b = q*s + r`` goes to phase ``r`` (``0 <= r < s`` per dim) at grid cell ``q``, where the
-grid is ``Q = O + max_k (k*d // s)``. Tap ``k`` of output position ``i`` then reads phase
-``r(k) = k*d mod s`` at ``q = i + a(k)``, ``a(k) = k*d // s``: a pure shift. Each phase is
-one flat row of length ``prod(Q) + tail`` per ``(c, n)``, and output positions are
-*extended* from ``O[1:]`` to ``Q[1:]`` along the trailing dims, so that for every tap the
-positions of a whole chunk of output rows form ONE contiguous slice of a row (the extra
-"junk" positions read neighbouring cells and are dropped or multiplied by zeros). With unit
-stride there is a single phase and the buffer is just the padded input, flattened.
+The zero-padded input of a chunk is stored as a *flat polyphase* buffer: padded position
+``b = q*s + r`` goes to phase ``r`` (``0 <= r < s`` per dim) at grid cell ``q`` of the grid
+``Q = O + max_k (k*d // s)``. Tap ``k`` of output position ``i`` then reads phase
+``r(k) = k*d mod s`` at ``q = i + a(k)`` with ``a(k) = k*d // s``: a pure shift, i.e. a
+constant *flat* offset. The grids of all ``(c, n)`` rows of a phase are stored back to back
+(plus a zero tail), and outputs are computed on the *extended* positions ``i < Q`` instead
+of ``i < O``. For one tap, the cells of all extended positions of a whole chunk then form a
+single contiguous range; the extra "junk" positions read neighbouring cells and are either
+dropped (forward) or multiplied by zeros (gradients). With unit stride there is one phase
+and the buffer is simply the padded input, flattened.
 
-This turns every data movement into copies/adds of long contiguous rows -- NumPy's
-per-row overhead, which dominates naive strided im2col / col2im on small feature maps,
-disappears, and strided convolutions never do strided reads.
+This turns every data movement into copies / adds of long contiguous ranges: NumPy's
+per-row overhead, which dominates a naive strided im2col / col2im on small feature maps
+(especially for in-place adds into strided views), disappears, and strided convolutions
+never do strided reads.
 
 Algorithms
 ----------
 *Forward* (im2col + GEMM): the taps of one phase form a regular sub-grid, so one
-``as_strided`` view ``(C, *K_r, n, span)`` per phase (a single view when the stride is 1)
-is copied into the column matrix ``(C*K, n*span)``; then ONE group-batched ``np.matmul``
-``W (G, Cog, Cg*K) @ cols -> (Co, n*span)`` is cropped/transposed into ``y``.
+``as_strided`` view ``(C, *K_r, n, span)`` per phase (a single view for unit stride) is
+copied into the column matrix ``(C*K, n*span)`` (``span`` covers the exact output rows,
+extended along the trailing dims only); ONE group-batched ``np.matmul``
+``W (G, Cog, Cg*K) @ cols -> (Co, n*span)`` is then cropped/transposed into ``y``.
 
-*Weight gradient*: the same column matrix and ``gy`` zero-extended to ``(Co, n*span)``;
+*Weight gradient*: the same column matrix and ``gy`` zero-extended to ``(Co, n*span)``:
 ``gy_e @ cols^T -> (Co, Cg*K)`` (BLAS reads ``cols^T`` as a transposed operand; the
 reduction runs over batch and positions at once), summed over chunks in a fixed order.
 
-*Input gradient* (GEMM + col2im): ``W^T (G, Cg*K, Cog) @ gy_e -> cols``, then each of the
-``prod(K)`` taps is one contiguous slice-add into its phase row, and the phases are
-interleaved and cropped into ``gx``.
+*Input gradient* (GEMM + col2im): ``gy`` zero-extended to whole grids,
+``W^T (G, K*Cg, Cog) @ gy_e -> cols`` with rows ordered tap-major, then each of the
+``prod(K)`` taps is ONE contiguous slice-add of a block of ``cols`` into its phase, and the
+phases are interleaved and cropped into ``gx``.
 
 *Special cases*: a 1x1 kernel with unit stride and no padding is a plain batched GEMM on a
 reshape. Depthwise convolutions (``groups == C_in``, one input channel per group, any
 channel multiplier) replace thousands of tiny GEMMs by per-tap ``einsum`` products and
-in-place adds on the same flat rows.
+in-place adds over whole flat buffers, with batch chunks spread over worker threads.
 
 Junk positions are exact zeros in all reductions as long as the data are finite; when the
 data that junk positions read are not (``inf``/``nan`` in ``w`` for the input gradient, in
@@ -67,8 +71,7 @@ taken), so non-finite values propagate exactly like in a direct implementation.
 
 Scratch buffers are reused across calls (one cache per thread, each buffer at most
 :data:`_CACHE_LIMIT_BYTES`; :func:`release_workspace` drops them) to avoid the page-fault
-cost of fresh large allocations; returned arrays are always freshly allocated. The
-depthwise paths run batch chunks on :func:`set_num_threads` worker threads. All reductions
+cost of fresh large allocations; returned arrays are always freshly allocated. All reductions
 run in a fixed order, so results are bit-identical from run to run (for a given BLAS thread
 count). ``float16`` is computed in ``float32`` and cast back; ``float32``, ``float64``,
 ``complex64`` and ``complex128`` are computed natively.
@@ -116,7 +119,7 @@ Pads = Sequence[tuple[int, int]]
 
 _ALL2 = (slice(None), slice(None))
 _tls = threading.local()
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,7 +240,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_pool_after_fork)
 
 
-def _map_chunks(fn: Callable[[tuple[int, int]], T], chunks: list[tuple[int, int]]) -> list[T]:
+def _map_chunks(fn: Callable[[tuple[int, int]], _T], chunks: list[tuple[int, int]]) -> list[_T]:
     """``[fn(c) for c in chunks]``, on the worker threads when there are several.
 
     ``fn`` must only write disjoint outputs (or return values); results keep chunk order,
@@ -643,7 +646,7 @@ def conv_input_grad(
     >>> gy = np.ones((1, 1, 5))
     >>> w = np.array([[[1.0, 2.0, 3.0]]])
     >>> conv_input_grad(gy, w, (5,), (1,), ((1, 1),), (1,), 1)
-    array([[[5., 6., 6., 6., 3.]]])
+    array([[[3., 6., 6., 6., 5.]]])
     """
     rdt, cdt = _dtypes(gy, w)
     gy = np.asarray(gy, dtype=cdt)
@@ -764,7 +767,7 @@ def conv_weight_grad(
     >>> x = np.arange(5.0).reshape(1, 1, 5)
     >>> gy = np.ones((1, 1, 5))
     >>> conv_weight_grad(x, gy, (3,), (1,), ((1, 1),), (1,), 1)
-    array([[[ 6., 10.,  9.]]])
+    array([[[ 6., 10., 10.]]])
     """
     rdt, cdt = _dtypes(x, gy)
     x = np.asarray(x, dtype=cdt)

@@ -19,7 +19,7 @@ from lucid._backend import CPU, DeviceLike, as_device
 from lucid._backend import device as _device
 from lucid._creation import zeros
 from lucid._format import tensor_repr
-from lucid._tensor import Tensor
+from lucid._tensor import _INTERNAL_ATTRS, Tensor
 
 __all__ = [
     "Buffer",
@@ -116,7 +116,7 @@ class Buffer(Tensor, metaclass=_BufferMeta):
 
     def __new__(cls, data: Tensor | None = None, *, persistent: bool = True) -> Tensor:  # type: ignore[misc]
         src = _as_tensor_data(data)
-        t = Tensor._make(src._data)
+        t = src.detach()
         t._requires_grad = src._requires_grad
         t.persistent = persistent
         t._is_buffer = True
@@ -281,7 +281,8 @@ class UninitializedTensorMixin:
         return result
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        state = {k: v for k, v in self.__dict__.items() if k != "_dtype"}
+        state = {k: v for k, v in self.__dict__.items()
+                 if k != "_dtype" and k not in _INTERNAL_ATTRS}
         return (_rebuild_uninitialized,
                 (type(self), self._requires_grad, self.dtype.name, state))  # type: ignore[attr-defined]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lucid._tensor import Tensor
+from lucid._tensor import Tensor, bump_version
 from lucid.autograd.grad_mode import enable_grad
 
 __all__ = ["Optimizer", "required"]
@@ -183,6 +183,7 @@ class Optimizer:
                     grad.requires_grad_(False)
                 if grad._data.flags.writeable:
                     grad._data.fill(0)
+                    bump_version(grad)
                 else:
                     grad._data = np.zeros_like(grad._data)
 
@@ -207,17 +208,24 @@ class Optimizer:
                                                                         np.ndarray]]:
         """``(param, param array, grad array)`` for the group's params that have a grad.
 
-        The param array is the parameter's own (writeable, C-ordered) storage: updating it
-        in place updates the parameter. The version counter is bumped, as for any in-place change.
+        The param array is the parameter's own writeable storage (C-ordered when complex, so
+        that it has a real view): updating it in place updates the parameter. The version
+        counter is bumped, as for any in-place change.
         """
         for p in group["params"]:
             grad = p.grad
             if grad is None:
                 continue
             data = p._data
-            if not (data.flags.writeable and data.flags.c_contiguous):
+            if grad.shape != data.shape:
+                raise RuntimeError(
+                    f"{type(self).__name__}: the gradient of a parameter of shape "
+                    f"{list(data.shape)} has shape {list(grad.shape)}"
+                )
+            if not data.flags.writeable or (data.dtype.kind == "c"
+                                            and not data.flags.c_contiguous):
                 data = p._data = np.array(data, order="C")
-            p._version += 1
+            bump_version(p)
             yield p, data, grad._data
 
     # -- state dict ---------------------------------------------------------------------

@@ -306,3 +306,16 @@ def test_load_state_dict_errors() -> None:
             single.state_dict())
     _raises(NotImplementedError, "does not implement step",
             optim.Optimizer([a], {}).step)
+
+
+def test_zero_grad_detaches_a_gradient_with_history() -> None:
+    w = lucid.tensor([2.0], requires_grad=True)
+    (g,) = lucid.autograd.grad((w ** 3).sum(), w, create_graph=True)
+    w.grad = g
+    assert w.grad.grad_fn is not None
+    opt = optim.SGD([w], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is g and g.grad_fn is None and not g.requires_grad and g.tolist() == [0.0]
+    with pytest.raises(RuntimeError, match=r"gradient of a parameter of shape \[1\] has shape"):
+        w.grad = lucid.ones(3)
+        opt.step()

@@ -29,6 +29,12 @@ _REDUCTIONS = ("none", "mean", "sum")
 # PyTorch's floor on x * (1 - x) in the BCE gradient: 1e-12 rounded to float32 (it is held
 # as a float even for float64 tensors)
 _BCE_EPSILON = float(np.float32(1e-12))
+# PyTorch's names of the dtypes, used in the messages it shares with lucid
+_TYPE_NAME = {
+    "float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
+    "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+    "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -72,7 +78,7 @@ def _warn_size(input: Tensor, target: Tensor) -> None:
             f"({input.shape}). This will likely lead to incorrect results due to "
             "broadcasting. Please ensure they have the same size.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
@@ -88,11 +94,11 @@ def _pointwise_loss(fn: str, input: Any, target: Any, weight: Any, reduction: st
             f"{target.dtype.name} target"
         )
     _warn_size(input, target)
+    if weight is not None and weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
     loss = elementwise(input - target)
     if weight is None:
         return _reduce(loss, reduction)
-    if weight.shape != input.shape:
-        raise ValueError("Weights and input must have the same size.")
     loss = loss * weight
     if reduction == "mean":
         return loss.sum() / weight.sum()
@@ -320,13 +326,6 @@ def _class_targets(fn: str, input: Tensor, target: Tensor, weight: Tensor | None
     weights = keep.astype(dtype) if weight is None else np.where(keep, weight._data[safe], 0)
     return (np.expand_dims(safe, class_dim), weights.astype(dtype, copy=False), keep,
             class_dim)
-
-
-_TYPE_NAME = {
-    "float16": "Half", "float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int",
-    "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
-    "complex64": "ComplexFloat", "complex128": "ComplexDouble",
-}
 
 
 def _nll(input: Tensor, index: np.ndarray, weights: np.ndarray, keep: np.ndarray,

@@ -1,0 +1,285 @@
+"""``F.conv1d/2d/3d`` against PyTorch over a seeded random grid of configurations.
+
+Each configuration draws the rank (1-3 spatial dims), stride, dilation, padding (int, tuple,
+``'same'``, ``'valid'``), groups (incl. depthwise with a channel multiplier), batch (``N=0``,
+unbatched), bias, dtype and whether the input/weight are non-contiguous views, and compares
+the output and the gradients of input, weight and bias with torch (float32 within 1e-4,
+float64/complex128 within 1e-10 of the reference's max-abs). A smaller grid checks second
+order gradients (a gradient penalty), and a determinism test checks that two runs give
+bit-identical results.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import lucid
+import lucid.nn.functional as F
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same.")
+
+TOL = {np.float32: 1e-4, np.float64: 1e-10, np.complex128: 1e-10, np.complex64: 1e-4}
+DTYPES = (np.float32, np.float64, np.complex128)
+
+
+def _random(rng, shape, dtype):
+    a = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        a = a + 1j * rng.standard_normal(shape)
+    return a.astype(dtype)
+
+
+def _leaf(lib, a, transposed):
+    """A leaf tensor and the (possibly non-contiguous) view of it that the op receives.
+
+    ``transposed`` stores the array with its last two dims swapped and hands the op a
+    transposed view, so the op sees a non-contiguous input with the intended shape.
+    """
+    if not transposed or a.ndim < 2:
+        t = lib.tensor(a, requires_grad=True)
+        return t, t
+    t = lib.tensor(np.ascontiguousarray(np.swapaxes(a, -1, -2)), requires_grad=True)
+    return t, t.transpose(-1, -2)
+
+
+def _np(t):
+    return None if t is None else t.detach().numpy()
+
+
+def assert_close(got, want, dtype, what):
+    """``max|got - want| <= tol * max|want|`` (the reference's scale)."""
+    assert got is not None and want is not None, what
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
+    if want.size == 0:
+        return
+    scale = max(float(np.abs(want).max()), 1e-30)
+    err = float(np.abs(got - want).max())
+    assert err <= TOL[dtype] * scale, f"{what}: max error {err:.3g} vs scale {scale:.3g}"
+
+
+def run_first_order(lib, fn, arrays, transposed, gy_seed):
+    """Output and gradients of every array argument (``None`` entries skipped)."""
+    leaves, args = [], []
+    for a, tr in zip(arrays, transposed):
+        if a is None:
+            leaves.append(None)
+            args.append(None)
+        else:
+            leaf, view = _leaf(lib, a, tr)
+            leaves.append(leaf)
+            args.append(view)
+    y = fn(lib, *args)
+    gy = _random(np.random.default_rng(gy_seed), tuple(y.shape), arrays[0].dtype)
+    need = [t for t in leaves if t is not None]
+    grads = lib.autograd.grad(y, need, lib.tensor(gy))
+    it = iter(grads)
+    return _np(y), [None if t is None else _np(next(it)) for t in leaves]
+
+
+def run_second_order(lib, fn, arrays, seed):
+    """Gradient penalty: ``<dL/dx, v1> + <dL/dw, v2>`` differentiated w.r.t. x, w, b, gy."""
+    rng = np.random.default_rng(seed)
+    leaves = [None if a is None else lib.tensor(a, requires_grad=True) for a in arrays]
+    y = fn(lib, *leaves)
+    gy = lib.tensor(_random(rng, tuple(y.shape), arrays[0].dtype), requires_grad=True)
+    x, w = leaves[:2]
+    gx, gw = lib.autograd.grad(y, [x, w], gy, create_graph=True)
+    v1 = lib.tensor(_random(rng, tuple(gx.shape), arrays[0].dtype))
+    v2 = lib.tensor(_random(rng, tuple(gw.shape), arrays[0].dtype))
+    penalty = (gx * v1).sum() + (gw * v2).sum()
+    if np.dtype(arrays[0].dtype).kind == "c":
+        penalty = penalty.real
+    wrt = [t for t in leaves + [gy] if t is not None]
+    out = lib.autograd.grad(penalty, wrt, allow_unused=True)
+    return [_np(g) if g is not None else np.zeros(tuple(t.shape), arrays[0].dtype)
+            for g, t in zip(out, wrt)]
+
+
+# --------------------------------------------------------------------------- configurations
+def _per_dim(rng, nd, lo, hi):
+    """An int or a per-dim tuple drawn from ``[lo, hi]``, and its expanded tuple."""
+    if rng.random() < 0.4:
+        v = int(rng.integers(lo, hi + 1))
+        return (v if rng.random() < 0.7 else (v,)), (v,) * nd
+    t = tuple(int(v) for v in rng.integers(lo, hi + 1, size=nd))
+    return t, t
+
+
+def conv_config(seed):
+    """A small random valid convolution configuration (shapes, kwargs, dtype, layout)."""
+    rng = np.random.default_rng(seed)
+    nd = int(rng.choice([1, 2, 3], p=[0.35, 0.4, 0.25]))
+    kind = rng.choice(["plain", "grouped", "depthwise"], p=[0.5, 0.25, 0.25])
+    if kind == "depthwise":
+        c_in = int(rng.integers(1, 5))
+        groups, c_out = c_in, c_in * int(rng.integers(1, 4))
+    else:
+        groups = 1 if kind == "plain" else int(rng.integers(2, 4))
+        c_in = groups * int(rng.integers(1, 4))
+        c_out = groups * int(rng.integers(1, 4))
+    kmax = 3 if nd < 3 else 2
+    kernel = tuple(int(k) for k in rng.integers(1, kmax + 1, size=nd))
+    dil_arg, dil = _per_dim(rng, nd, 1, 2)
+    pmode = rng.choice(["int", "tuple", "same", "valid"], p=[0.35, 0.3, 0.2, 0.15])
+    if pmode == "same":
+        st_arg, st = (1 if rng.random() < 0.5 else (1,) * nd), (1,) * nd
+    else:
+        st_arg, st = _per_dim(rng, nd, 1, 3)
+    if pmode in ("int", "tuple"):
+        pad_arg, pad = _per_dim(rng, nd, 0, 2)
+        if pmode == "int":
+            pad_arg, pad = pad[0], (pad[0],) * nd
+    else:
+        pad_arg, pad = str(pmode), (0,) * nd
+    smax = 6 if nd < 3 else 4
+    spatial = tuple(
+        max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, smax))
+        for k, d, p in zip(kernel, dil, pad)
+    )
+    batch = rng.choice([None, 0, 1, 2, 3], p=[0.15, 0.1, 0.25, 0.3, 0.2])
+    x_shape = ((c_in,) if batch is None else (int(batch), c_in)) + spatial
+    w_shape = (c_out, c_in // groups) + kernel
+    kwargs = dict(stride=st_arg, padding=pad_arg, dilation=dil_arg, groups=groups)
+    dtype = DTYPES[int(rng.integers(0, 3))]
+    return dict(nd=nd, x_shape=x_shape, w_shape=w_shape, bias=bool(rng.random() < 0.6),
+                kwargs=kwargs, dtype=dtype,
+                transposed=(bool(rng.random() < 0.3), bool(rng.random() < 0.2), False))
+
+
+def _conv_fn(nd, kwargs):
+    def fn(lib, x, w, b):
+        f = (F if lib is lucid else TF)
+        return getattr(f, f"conv{nd}d")(x, w, b, **kwargs)
+    return fn
+
+
+def _arrays(cfg, seed, b_len):
+    rng = np.random.default_rng(seed + 10**6)
+    dt = cfg["dtype"]
+    return [_random(rng, cfg["x_shape"], dt), _random(rng, cfg["w_shape"], dt),
+            _random(rng, (b_len,), dt) if cfg["bias"] else None]
+
+
+def check_first_order(fn, arrays, cfg, seed):
+    want_y, want_g = run_first_order(torch, fn, arrays, cfg["transposed"], seed)
+    got_y, got_g = run_first_order(lucid, fn, arrays, cfg["transposed"], seed)
+    assert_close(got_y, want_y, cfg["dtype"], "output")
+    for name, g, w in zip(("input", "weight", "bias"), got_g, want_g):
+        if w is not None:
+            assert_close(g, w, cfg["dtype"], f"grad of {name}")
+
+
+CONV_SEEDS = range(360)
+
+
+@pytest.mark.parametrize("seed", CONV_SEEDS)
+def test_conv_matches_torch(seed):
+    cfg = conv_config(seed)
+    fn = _conv_fn(cfg["nd"], cfg["kwargs"])
+    check_first_order(fn, _arrays(cfg, seed, cfg["w_shape"][0]), cfg, seed)
+
+
+@pytest.mark.parametrize("seed", range(0, 360, 6))
+def test_conv_second_order_matches_torch(seed):
+    cfg = conv_config(seed)
+    fn = _conv_fn(cfg["nd"], cfg["kwargs"])
+    arrays = _arrays(cfg, seed, cfg["w_shape"][0])
+    want = run_second_order(torch, fn, arrays, seed)
+    got = run_second_order(lucid, fn, arrays, seed)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert_close(g, w, cfg["dtype"], f"second-order grad {i}")
+
+
+def test_grid_covers_the_issue_cases():
+    """The random grid really contains every feature the issue lists."""
+    cfgs = [conv_config(s) for s in CONV_SEEDS]
+    seen = {
+        "1d": any(c["nd"] == 1 for c in cfgs),
+        "3d": any(c["nd"] == 3 for c in cfgs),
+        "same": any(c["kwargs"]["padding"] == "same" for c in cfgs),
+        "valid": any(c["kwargs"]["padding"] == "valid" for c in cfgs),
+        "tuple padding": any(isinstance(c["kwargs"]["padding"], tuple) for c in cfgs),
+        "stride": any(c["kwargs"]["stride"] not in (1, (1,)) for c in cfgs),
+        "depthwise multiplier": any(
+            c["kwargs"]["groups"] > 1 and c["w_shape"][1] == 1
+            and c["w_shape"][0] > c["kwargs"]["groups"] for c in cfgs),
+        "unbatched": any(len(c["x_shape"]) == c["nd"] + 1 for c in cfgs),
+        "N=0": any(len(c["x_shape"]) == c["nd"] + 2 and c["x_shape"][0] == 0 for c in cfgs),
+        "complex": any(c["dtype"] == np.complex128 for c in cfgs),
+        "float32": any(c["dtype"] == np.float32 for c in cfgs),
+        "non-contiguous": any(c["transposed"][0] for c in cfgs),
+        "no bias": any(not c["bias"] for c in cfgs),
+    }
+    assert all(seen.values()), seen
+
+
+# --------------------------------------------------------------------------- specific cases
+@pytest.mark.parametrize("dtype", [np.float16, np.complex64])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_other_dtypes(nd, dtype):
+    rng = np.random.default_rng(nd)
+    x = _random(rng, (2, 4) + (5,) * nd, dtype)
+    w = _random(rng, (6, 2) + (3,) * nd, dtype)
+    b = _random(rng, (6,), dtype)
+    kw = dict(stride=2, padding=1, groups=2)
+    got = getattr(F, f"conv{nd}d")(lucid.tensor(x), lucid.tensor(w), lucid.tensor(b), **kw)
+    # float16 reference computed in float32 (torch's CPU half conv accumulates differently)
+    ref_dt = np.float32 if dtype == np.float16 else dtype
+    want = getattr(TF, f"conv{nd}d")(*(torch.tensor(a.astype(ref_dt)) for a in (x, w, b)), **kw)
+    assert got.dtype == getattr(lucid, np.dtype(dtype).name)
+    tol = 2e-3 if dtype == np.float16 else 1e-4
+    np.testing.assert_allclose(got.numpy().astype(ref_dt), want.numpy(), rtol=tol,
+                               atol=tol * np.abs(want.numpy()).max())
+
+
+def test_complex_forward_does_not_conjugate():
+    x = lucid.tensor(np.array([[[1j, 2.0, 0.0]]]))
+    w = lucid.tensor(np.array([[[1j]]]))
+    np.testing.assert_array_equal(F.conv1d(x, w).numpy(), [[[-1, 2j, 0]]])
+
+
+@pytest.mark.parametrize("k,d", [(2, 1), (4, 1), (3, 1), (2, 3), (3, 2)])
+def test_same_padding_puts_the_extra_pad_right(k, d):
+    x = np.arange(7.0).reshape(1, 1, 7)
+    w = np.ones((1, 1, k))
+    got = F.conv1d(lucid.tensor(x), lucid.tensor(w), padding="same", dilation=d).numpy()
+    want = TF.conv1d(torch.tensor(x), torch.tensor(w), padding="same", dilation=d).numpy()
+    assert got.shape == (1, 1, 7)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("L,k,s,p,d", [(7, 3, 2, 1, 1), (32, 3, 2, 1, 1), (112, 7, 2, 3, 1),
+                                       (10, 3, 3, 0, 2), (5, 5, 1, 0, 1), (1, 1, 4, 0, 1)])
+def test_output_size_formula(L, k, s, p, d):
+    y = F.conv1d(lucid.ones(1, 1, L), lucid.ones(1, 1, k), stride=s, padding=p, dilation=d)
+    assert y.shape == (1, 1, (L + 2 * p - d * (k - 1) - 1) // s + 1)
+
+
+def test_empty_batch_gives_zero_weight_grad():
+    x = lucid.zeros(0, 2, 5, 5, requires_grad=True)
+    w = lucid.ones(3, 2, 3, 3, requires_grad=True)
+    b = lucid.ones(3, requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1)
+    assert y.shape == (0, 3, 5, 5)
+    y.sum().backward()
+    assert x.grad.shape == (0, 2, 5, 5)
+    assert not w.grad.numpy().any() and not b.grad.numpy().any()
+
+
+def test_determinism_bit_identical():
+    """Two runs on the same inputs give byte-identical outputs and gradients."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 8, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((16, 4, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    gy = rng.standard_normal((4, 16, 6, 6)).astype(np.float32)
+
+    def run():
+        ts = [lucid.tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = F.conv2d(*ts, stride=2, padding=1, groups=2)
+        y.backward(lucid.tensor(gy))
+        return [y.detach().numpy().tobytes()] + [t.grad.numpy().tobytes() for t in ts]
+
+    assert run() == run()

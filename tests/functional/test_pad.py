@@ -1,0 +1,138 @@
+"""``F.pad`` against PyTorch over a seeded random grid.
+
+Each case draws an input rank, a mode, a pad (PyTorch's order: last dim first; negative
+entries crop), a fill value and a dtype. Either both libraries accept the call and give the
+same output, input gradient and second-order gradient (through ``<grad_x, v>``), or both
+raise (lucid with ValueError/TypeError/RuntimeError, NotImplementedError where torch raises
+that).
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import lucid
+import lucid.nn.functional as F
+
+MODES = ("constant", "reflect", "replicate", "circular")
+TOL = {np.float32: 1e-6, np.float64: 1e-14, np.complex128: 1e-14}
+ALLOWED = (ValueError, TypeError, RuntimeError)  # NotImplementedError is a RuntimeError
+
+
+def pad_case(seed):
+    rng = np.random.default_rng(seed)
+    mode = MODES[int(rng.integers(0, 4))]
+    if mode == "constant":
+        ndim = int(rng.integers(1, 6))
+        npairs = int(rng.integers(1, ndim + 1))
+    else:
+        npairs = int(rng.integers(1, 4))
+        ndim = npairs + int(rng.choice([1, 2], p=[0.3, 0.7]))
+        if rng.random() < 0.05:
+            ndim = npairs  # no channel dim: torch refuses
+    shape = tuple(int(v) for v in rng.integers(1, 5, size=ndim))
+    if rng.random() < 0.05:
+        shape = (0,) + shape[1:]
+    pad = tuple(int(v) for v in rng.integers(-2, 4, size=2 * npairs))
+    dtype = (np.float32, np.float64, np.complex128)[int(rng.integers(0, 3))]
+    value = None
+    if mode == "constant" and rng.random() < 0.5:
+        value = float(rng.integers(-3, 4)) / 2
+    return shape, pad, mode, value, dtype
+
+
+def _run(lib, x, pad, mode, value, seed):
+    rng = np.random.default_rng(seed)
+    xt = lib.tensor(x, requires_grad=True)
+    kw = {} if value is None else {"value": value}
+    y = (F if lib is lucid else TF).pad(xt, pad, mode=mode, **kw)
+    gy = lib.tensor(rng.standard_normal(tuple(y.shape)).astype(x.dtype), requires_grad=True)
+    (gx,) = lib.autograd.grad(y, xt, gy, create_graph=True)
+    v = lib.tensor(rng.standard_normal(x.shape).astype(x.dtype))
+    (ggy,) = lib.autograd.grad((gx * v).sum().real if x.dtype.kind == "c" else (gx * v).sum(),
+                               gy)
+    return [t.detach().numpy() for t in (y, gx, ggy)]
+
+
+def _close(got, want, dtype, what):
+    assert got.shape == want.shape and got.dtype == want.dtype, what
+    if want.size:
+        scale = max(float(np.abs(want).max()), 1.0)
+        assert float(np.abs(got - want).max()) <= TOL[dtype] * scale, what
+
+
+@pytest.mark.parametrize("seed", range(400))
+def test_pad_matches_torch(seed):
+    shape, pad, mode, value, dtype = pad_case(seed)
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    try:
+        want = _run(torch, x, pad, mode, value, seed)
+    except Exception as e:
+        expected = NotImplementedError if isinstance(e, NotImplementedError) else ALLOWED
+        with pytest.raises(expected):
+            _run(lucid, x, pad, mode, value, seed)
+        return
+    got = _run(lucid, x, pad, mode, value, seed)
+    for name, g, w in zip(("output", "grad", "grad of grad"), got, want):
+        _close(g, w, dtype, name)
+
+
+def test_grid_covers_accepted_and_refused_calls():
+    outcomes = {m: [0, 0] for m in MODES}
+    for seed in range(400):
+        shape, pad, mode, value, dtype = pad_case(seed)
+        kw = {} if value is None else {"value": value}
+        try:
+            TF.pad(torch.zeros(shape), pad, mode=mode, **kw)
+            outcomes[mode][0] += 1
+        except Exception:
+            outcomes[mode][1] += 1
+    assert all(ok >= 20 and bad >= 5 for ok, bad in outcomes.values()), outcomes
+
+
+def test_pad_order_is_last_dim_first():
+    x = lucid.zeros(2, 3, 4)
+    assert F.pad(x, (1, 2)).shape == (2, 3, 7)
+    assert F.pad(x, (1, 2, 3, 4)).shape == (2, 10, 7)
+    assert F.pad(x, (0, 0, 0, 0, 1, 1)).shape == (4, 3, 4)
+
+
+def test_reflect_values():
+    x = lucid.arange(5.0).reshape(1, 1, 5)
+    np.testing.assert_array_equal(F.pad(x, (2, 3), mode="reflect").numpy()[0, 0],
+                                  [2, 1, 0, 1, 2, 3, 4, 3, 2, 1])
+
+
+def test_integer_constant_pad():
+    x = lucid.tensor([[1, 2], [3, 4]])
+    got = F.pad(x, (1, 0, 0, 1), value=7)
+    want = TF.pad(torch.tensor([[1, 2], [3, 4]]), (1, 0, 0, 1), value=7)
+    assert got.dtype == lucid.int64
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_pad_second_order_through_a_nonlinearity():
+    """Gradient penalty through pad + tanh: pad's backward is itself differentiable."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 4, 5))
+    res = []
+    for lib in (lucid, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        y = (F if lib is lucid else TF).pad(xt, (2, 1, 1, 3), mode="reflect").tanh()
+        (gx,) = lib.autograd.grad(y.sum(), xt, create_graph=True)
+        (gx ** 2).sum().backward()
+        res.append(xt.grad.numpy())
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-12, atol=1e-12)
+
+
+def test_determinism_bit_identical():
+    x = np.random.default_rng(2).standard_normal((3, 4, 6, 6)).astype(np.float32)
+
+    def run():
+        xt = lucid.tensor(x, requires_grad=True)
+        y = F.pad(xt, (2, 2, 3, 1), mode="circular")
+        (y * y).sum().backward()
+        return y.detach().numpy().tobytes(), xt.grad.numpy().tobytes()
+
+    assert run() == run()

@@ -274,7 +274,7 @@ def load(f: FileLike, map_location: DeviceLike = None) -> Any:
     try:
         structure = json.loads(metadata[_STRUCTURE_KEY])
         return _Decoder(arrays, name).decode(structure)
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
         raise RuntimeError(f"{name}: the checkpoint's structure is corrupted ({e})") from None
 
 
@@ -318,6 +318,8 @@ def _parse_header(fh: IO[bytes], size: int, name: str) -> tuple[dict[str, str], 
     if not isinstance(header, dict):
         raise RuntimeError(not_safetensors)
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        raise RuntimeError(f"{name}: corrupted safetensors header (__metadata__ is not a dict)")
     data_size = size - 8 - n
     for key, info in header.items():
         _check_entry(name, key, info, data_size)
@@ -325,10 +327,15 @@ def _parse_header(fh: IO[bytes], size: int, name: str) -> tuple[dict[str, str], 
 
 
 def _check_entry(name: str, key: str, info: Any, data_size: int) -> None:
+    corrupted = f"{name}: corrupted header entry for tensor '{key}'"
     try:
         dtype, shape, (begin, end) = info["dtype"], info["shape"], info["data_offsets"]
+        valid = isinstance(dtype, str) and all(
+            isinstance(v, int) and v >= 0 for v in (*shape, begin, end))
     except (TypeError, KeyError, ValueError):
-        raise RuntimeError(f"{name}: corrupted header entry for tensor '{key}'") from None
+        valid = False
+    if not valid:
+        raise RuntimeError(corrupted)
     if dtype not in _SUPPORTED:
         raise ValueError(
             f"{name}: tensor '{key}' has dtype {dtype}, which lucid does not support "
@@ -338,9 +345,8 @@ def _check_entry(name: str, key: str, info: Any, data_size: int) -> None:
     if end > data_size:
         raise RuntimeError(f"{name}: truncated checkpoint (tensor '{key}' ends at byte {end} "
                            f"of a {data_size}-byte data section)")
-    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(_SUPPORTED[dtype]).itemsize
-    if end - begin != expected:
-        raise RuntimeError(f"{name}: corrupted header entry for tensor '{key}' (size mismatch)")
+    if end - begin != math.prod(shape) * np.dtype(_SUPPORTED[dtype]).itemsize:
+        raise RuntimeError(f"{corrupted} (size mismatch)")
 
 
 class _Decoder:

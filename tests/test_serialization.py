@@ -232,3 +232,30 @@ def test_pytorch_safetensors_loads_into_lucid_model(tmp_path) -> None:
     tmodel2.eval()
     with torch.no_grad():
         np.testing.assert_allclose(tmodel2(torch.tensor(x)).numpy(), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("entry", [
+    {"dtype": "F32", "shape": "ab", "data_offsets": [0, 8]},
+    {"dtype": ["F32"], "shape": [2], "data_offsets": [0, 8]},
+    {"dtype": "F32", "shape": [2], "data_offsets": [0]},
+    {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]},
+    {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]},
+    "not an entry",
+])
+def test_malformed_header_entries(entry) -> None:
+    raw = json.dumps({"w": entry}).encode()
+    with pytest.raises(RuntimeError, match="corrupted header entry for tensor 'w'"):
+        lucid.load(io.BytesIO(struct.pack("<Q", len(raw)) + raw + bytes(8)))
+
+
+def test_bad_metadata_and_reserved_names() -> None:
+    raw = json.dumps({"__metadata__": 5}).encode()
+    with pytest.raises(RuntimeError, match="__metadata__ is not a dict"):
+        lucid.load(io.BytesIO(struct.pack("<Q", len(raw)) + raw))
+    deep = "[" * 100_000 + "]" * 100_000
+    raw = json.dumps({"__metadata__": {"lucid.format": "1", "lucid.structure": deep}}).encode()
+    with pytest.raises(RuntimeError, match="structure is corrupted"):
+        lucid.load(io.BytesIO(struct.pack("<Q", len(raw)) + raw))
+    buf = io.BytesIO()
+    lucid.save({"__metadata__": lucid.ones(2)}, buf)
+    assert lucid.load(io.BytesIO(buf.getvalue()))["__metadata__"].tolist() == [1.0, 1.0]

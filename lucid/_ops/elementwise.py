@@ -247,6 +247,10 @@ def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
     return _broadcasting(Sub, a, b, _check_alpha(a, b, alpha))
 
 
+def _is_bool(x: Any) -> bool:
+    return isinstance(x, bool) or (isinstance(x, Tensor) and x._data.dtype == np.bool_)
+
+
 def _check_alpha(a: Any, b: Any, alpha: Any) -> Any:
     """``alpha`` as a number of the operation's dtype (floats refused for integers)."""
     if alpha == 1:

@@ -1,6 +1,7 @@
 """Activation functions against PyTorch: values, gradients and second derivatives."""
 
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from lucid.nn.functional._activation import _erf_array
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-5)}
+# second derivatives in float32 suffer cancellation (e.g. 1 - tanh(x)**2 for large |x|)
+TOL2 = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=1e-4, atol=1e-4)}
 
 
 def _close(a, b, dtype):
@@ -48,11 +51,11 @@ def compare(lfn, tfn, x, dtype, seed=0, gradgrad=True):
     tsum = (tgx * torch.tensor(v)).sum()
     lsum.backward()
     tsum.backward()
-    _close(lg_out.grad, tg_out.grad, dtype)
+    np.testing.assert_allclose(lg_out.grad.numpy(), tg_out.grad.numpy(), **TOL2[dtype])
     zeros = np.zeros(x.shape, dtype)
     lxg = zeros if lx.grad is None else lx.grad.numpy()
     txg = zeros if tx.grad is None else tx.grad.numpy()
-    np.testing.assert_allclose(lxg, txg, **TOL[dtype])
+    np.testing.assert_allclose(lxg, txg, **TOL2[dtype])
 
 
 KINKS = [0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 6.0, 20.0, 25.0, -25.0, 1e-8, np.nan]
@@ -87,7 +90,7 @@ CASES = [
 @pytest.mark.parametrize("name,fn,kind", CASES, ids=[c[0] for c in CASES])
 def test_activation_matches_torch(name, fn, kind, dtype):
     specials = [] if kind == "finite" else [v for v in KINKS if not np.isnan(v)]
-    x = _inputs(hash(name) % 1000, (4, 5, 6), dtype, specials)
+    x = _inputs(zlib.crc32(name.encode()), (4, 5, 6), dtype, specials)
     compare(lambda t: fn(F, t), lambda t: fn(TF, t), x, dtype, gradgrad=kind != "first")
 
 

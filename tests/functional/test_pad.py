@@ -62,10 +62,26 @@ def _close(got, want, dtype, what):
         assert float(np.abs(got - want).max()) <= TOL[dtype] * scale, what
 
 
+def wraps_past_the_crop(shape, pad, mode):
+    """PyTorch defect: a ``circular`` pad larger than the *cropped* dim (a negative pad on
+    the other side) makes torch read outside the input and return uninitialised memory.
+    lucid raises instead (the result has no meaning)."""
+    if mode != "circular":
+        return False
+    dims = list(zip(reversed(shape), zip(pad[::2], pad[1::2])))
+    if any(L + lo + hi <= 0 or max(lo, hi) > L for L, (lo, hi) in dims):
+        return False  # empty result, or torch's own check refuses it
+    return any(max(lo, hi) > L - max(0, -lo) - max(0, -hi) for L, (lo, hi) in dims)
+
+
 @pytest.mark.parametrize("seed", range(400))
 def test_pad_matches_torch(seed):
     shape, pad, mode, value, dtype = pad_case(seed)
     x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    if wraps_past_the_crop(shape, pad, mode) and len(shape) > len(pad) // 2:
+        with pytest.raises(RuntimeError, match="wraps around more than once"):
+            _run(lucid, x, pad, mode, value, seed)
+        return
     try:
         want = _run(torch, x, pad, mode, value, seed)
     except Exception as e:
@@ -89,6 +105,33 @@ def test_grid_covers_accepted_and_refused_calls():
         except Exception:
             outcomes[mode][1] += 1
     assert all(ok >= 20 and bad >= 5 for ok, bad in outcomes.values()), outcomes
+
+
+def test_circular_wrap_past_the_crop_raises():
+    x = lucid.arange(2.0).reshape(1, 1, 2)
+    assert wraps_past_the_crop((1, 1, 2), (-2, 1), "circular")
+    with pytest.raises(RuntimeError, match=r"padding \(-2, 1\) wraps around more than once"):
+        F.pad(x, (-2, 1), mode="circular")
+
+
+@pytest.mark.parametrize("shape,pad,mode,size", [
+    ((1, 1, 4, 4), (-2, -2, 0, 1), "reflect", (1, 1, 5, 0)),
+    ((2, 3, 1, 1), (-3, 2, 0, 0), "replicate", (2, 3, 1, 0)),
+    ((1, 1, 2), (-3, 1), "circular", (1, 1, 0)),
+    ((2, 3, 1), (0, -1, 3, -1), "circular", (2, 5, 0)),
+])
+def test_empty_output_like_torch(shape, pad, mode, size):
+    """Like torch, a non-constant pad may give an empty result; it then has a zero gradient."""
+    assert tuple(TF.pad(torch.zeros(shape), pad, mode=mode).shape) == size
+    x = lucid.ones(*shape, requires_grad=True)
+    y = F.pad(x, pad, mode=mode)
+    assert y.shape == size
+    y.sum().backward()
+    assert x.grad.shape == shape and not x.grad.numpy().any()
+
+
+def test_pad_accepts_numpy_integers():
+    assert F.pad(lucid.zeros(1, 2, 3), (np.int64(1), 2)).shape == (1, 2, 6)
 
 
 def test_pad_order_is_last_dim_first():

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from lucid._tensor import Tensor
 from lucid.autograd.function import Function
@@ -39,21 +43,57 @@ class _PadAdjoint(Function):
         return _Pad.apply(gg, ctx.pairs, ctx.mode, 0), None, None, None
 
 
+def _index(p: Any) -> int:
+    """``p`` as an int (ints, NumPy integers and 0-d integer tensors; never bools)."""
+    if isinstance(p, (bool, np.bool_)):
+        raise TypeError
+    return operator.index(p)
+
+
 def _pairs(pad: Sequence[int], ndim: int) -> tuple[tuple[int, int], ...]:
     """Convert PyTorch's flat last-dim-first pad to ``(lo, hi)`` pairs in array order."""
-    if not isinstance(pad, (tuple, list)) or not all(
-        isinstance(p, int) and not isinstance(p, bool) for p in pad
-    ):
-        raise TypeError(f"pad(): argument 'pad' must be a tuple of ints, but got {pad!r}")
-    if len(pad) % 2:
-        raise ValueError(f"Padding length must be divisible by 2, but got pad={tuple(pad)}")
-    if len(pad) // 2 > ndim:
-        raise ValueError(
-            f"Padding length too large: pad={tuple(pad)} pads {len(pad) // 2} dims but the input "
-            f"has only {ndim}"
+    try:
+        if not isinstance(pad, (tuple, list)):
+            raise TypeError
+        flat = [_index(p) for p in pad]
+    except TypeError:
+        raise TypeError(f"pad(): argument 'pad' must be a tuple of ints, but got {pad!r}") from None
+    if len(flat) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2, but got pad={tuple(flat)}")
+    if len(flat) // 2 > ndim:
+        raise RuntimeError(
+            f"Padding length too large: pad={tuple(flat)} pads {len(flat) // 2} dims but the "
+            f"input has only {ndim}"
         )
-    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
+    pairs = [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
     return tuple(reversed(pairs))
+
+
+def _empty_output(shape: Sequence[int], pairs: tuple[tuple[int, int], ...],
+                  mode: str) -> tuple[tuple[int, int], ...] | None:
+    """Constant-mode pairs giving the (all-zero) result of a non-constant pad whose output
+    has a zero-size padded dim, or ``None`` when the output is not empty that way.
+
+    PyTorch returns such an empty tensor instead of raising unless one of its own checks
+    fails (a ``reflect`` pad not smaller than its dim, a ``circular`` pad larger than its
+    dim, or -- for ``reflect``/``replicate`` -- every padded dim empty, or a single one).
+    The padding kernels refuse empty outputs, so this case is resolved here.
+    """
+    spatial = shape[len(shape) - len(pairs):]
+    sizes = [L + lo + hi for L, (lo, hi) in zip(spatial, pairs)]
+    batch = 1 if len(shape) == len(pairs) + 2 else 0
+    if 0 not in sizes or min(sizes) < 0 or 0 in shape[batch:]:
+        return None
+    big = [(lo, hi, L) for L, (lo, hi) in zip(spatial, pairs)
+           if (mode == "reflect" and max(lo, hi) >= L) or (mode == "circular" and max(lo, hi) > L)]
+    if big:
+        lo, hi, L = big[0]
+        raise RuntimeError(f"{mode} padding: padding ({lo}, {hi}) is too large for a dimension "
+                           f"of size {L} (input size {list(shape)})")
+    if mode != "circular" and max(sizes) < 1:
+        raise RuntimeError(f"{mode} padding: input of size {list(shape)} is too small: padding "
+                           f"{[list(p) for p in pairs]} gives an empty output of size {sizes}")
+    return tuple((-L, n) for L, n in zip(spatial, sizes))
 
 
 def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
@@ -87,10 +127,15 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"pad(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if not isinstance(mode, str):
+        raise TypeError(f"pad(): argument 'mode' must be str, not {type(mode).__name__}")
     if mode not in K.PAD_MODES:
-        raise ValueError(
+        raise NotImplementedError(
             f"Unrecognised padding mode {mode!r}: expected one of {', '.join(K.PAD_MODES)}"
         )
+    if value is not None and (not isinstance(value, (int, float, np.integer, np.floating))
+                              or isinstance(value, np.bool_)):
+        raise TypeError(f"pad(): argument 'value' must be float, not {type(value).__name__}")
     pairs = _pairs(pad, input.ndim)
     if mode != "constant":
         if value is not None and value != 0:
@@ -102,5 +147,8 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
                 f"mode={mode!r} with pad={tuple(pad)} needs a {n + 1}D or {n + 2}D input, but "
                 f"got a {input.ndim}D input of shape {tuple(input.shape)}"
             )
+        empty = _empty_output(input.shape, pairs, mode)
+        if empty is not None:
+            return _Pad.apply(input, empty, "constant", 0)
     K.check_pad(input.shape, pairs, mode)
     return _Pad.apply(input, pairs, mode, 0 if value is None else value)

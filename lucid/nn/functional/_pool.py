@@ -68,7 +68,12 @@ def _gather_map(indices: np.ndarray, x_shape: tuple[int, ...]) -> _LinearMap:
         picked = np.take_along_axis(x.reshape(n, c, plane), safe_idx, axis=2)
         return np.where(valid, picked, 0).reshape(indices.shape)
 
-    return _LinearMap(gather, lambda g: K.max_pool_backward(g, indices, x_shape))
+    def scatter(g: np.ndarray) -> np.ndarray:
+        if g.size == 0:  # an empty batch (the kernel cannot reshape zero planes)
+            return np.zeros(x_shape, dtype=g.dtype)
+        return K.max_pool_backward(g, indices, x_shape)
+
+    return _LinearMap(gather, scatter)
 
 
 class _MaxPool(Function):

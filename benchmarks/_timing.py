@@ -10,10 +10,13 @@ from typing import Any
 
 
 def limit_threads(n: int = 2) -> None:
-    """Give both frameworks the same number of threads."""
+    """Give both frameworks the same number of threads (torch, BLAS, lucid's conv kernels)."""
     import torch
 
+    from lucid.kernels import conv
+
     torch.set_num_threads(n)
+    conv.set_num_threads(n)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -61,17 +64,21 @@ def peak_numpy_bytes(fn: Callable[[], Any]) -> int:
 
 
 def peak_torch_bytes(fn: Callable[[], Any]) -> int:
-    """Peak CPU bytes allocated by PyTorch during ``fn`` (from the profiler's memory events)."""
+    """Peak CPU bytes allocated by PyTorch during ``fn`` (above what was live before).
+
+    The profiler (``profile_memory=True``) records one ``[memory]`` event per allocation
+    (+bytes) and free (-bytes) of c10's CPU allocator; their running sum in time order is
+    the live-bytes curve. (The per-op ``cpu_memory_usage`` totals of ``prof.events()``
+    include nested ops, so summing them would double count.)
+    """
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
+    records = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                     if e.name() == "[memory]")
     cur = peak = 0
-    events = sorted(
-        (e for e in prof.events() if getattr(e, "cpu_memory_usage", 0)),
-        key=lambda e: e.time_range.start,
-    )
-    for e in events:
-        cur += e.cpu_memory_usage
+    for _, nbytes in records:
+        cur += nbytes
         peak = max(peak, cur)
     return peak

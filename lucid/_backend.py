@@ -6,7 +6,7 @@ GPU backend (CuPy) can be added here without touching the rest of the framework.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class device:  # noqa: N801 - mirrors torch.device
 
     __slots__ = ("type", "index")
 
-    def __init__(self, type: Union[str, device], index: int | None = None) -> None:  # noqa: A002
+    def __init__(self, type: str | device, index: int | None = None) -> None:  # noqa: A002
         if isinstance(type, device):
             self.type, self.index = type.type, type.index
             return
@@ -84,7 +84,7 @@ class device:  # noqa: N801 - mirrors torch.device
 
 CPU = device("cpu")
 
-DeviceLike = Union[str, device, None]
+DeviceLike = str | device | None
 
 
 def as_device(dev: DeviceLike) -> device:

@@ -57,11 +57,14 @@ def promote(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     the common dtype. With ``floating`` integer results become the default float dtype
     (true division).
     """
-    if (
-        isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype
-        and (not floating or a._data.dtype.kind in "fc")
-    ):
-        return a, b
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a._data.dtype == b._data.dtype and (not floating or a._data.dtype.kind in "fc"):
+                return a, b
+        elif _number_fits(b, a, floating):
+            return a, cast_to(b, D._FROM_NP[a._data.dtype])
+    elif isinstance(b, Tensor) and _number_fits(a, b, floating):
+        return cast_to(a, D._FROM_NP[b._data.dtype]), b
     a, b = as_operand(a), as_operand(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise UnsupportedOperand("at least one operand must be a Tensor")
@@ -69,6 +72,22 @@ def promote(a: Any, b: Any, floating: bool = False) -> tuple[Any, Any]:
     if floating and dt._cat < 2:
         dt = D.get_default_dtype()
     return cast_to(a, dt), cast_to(b, dt)
+
+
+_KIND_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_NUMBER_CATEGORY = {bool: 0, int: 1, float: 2, complex: 3}
+
+
+def _number_fits(x: Any, t: Tensor, floating: bool) -> bool:
+    """Whether a plain number keeps the tensor's dtype (its category is not higher): the
+    common case, decided without the general promotion rules."""
+    kind = t._data.dtype.kind
+    if floating and kind not in "fc":
+        return False
+    cat = _NUMBER_CATEGORY.get(type(x))
+    if cat is None and isinstance(x, np.generic):
+        cat = _KIND_CATEGORY.get(x.dtype.kind)
+    return cat is not None and cat <= _KIND_CATEGORY[kind]
 
 
 def cast_to(x: Any, dt: D.dtype) -> Any:

@@ -33,10 +33,10 @@ def _binary(fn: type[Function], a: Any, b: Any, floating: bool = False) -> Tenso
     return _broadcasting(fn, *promote(a, b, floating))
 
 
-def _broadcasting(fn: type[Function], *args: Any) -> Tensor:
+def _broadcasting(fn: type[Function], *args: Any, **kwargs: Any) -> Tensor:
     """``fn.apply(*args)``, turning NumPy's broadcast error into one naming the shapes."""
     try:
-        return fn.apply(*args)
+        return fn.apply(*args, **kwargs)
     except ValueError:
         broadcast_shapes(*[a.shape for a in args if isinstance(a, Tensor)])
         raise
@@ -53,7 +53,7 @@ class Add(Function):
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, a, b, alpha):
+    def forward(ctx, a, b, alpha=1):
         _save_shapes(ctx, a, b)
         ctx.alpha = alpha
         return a + b if alpha == 1 else a + alpha * b
@@ -61,11 +61,11 @@ class Add(Function):
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
-        na, nb = ctx.needs_input_grad[:2]
+        na, nb = ctx.needs_input_grad
         gb = None
         if nb:
             gb = unbroadcast(g if ctx.alpha == 1 else g * conj(ctx.alpha), sb)
-        return (unbroadcast(g, sa) if na else None, gb, None)
+        return (unbroadcast(g, sa) if na else None, gb)
 
 
 class Sub(Function):
@@ -74,19 +74,21 @@ class Sub(Function):
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, a, b, alpha):
+    def forward(ctx, a, b, alpha=1):
         _save_shapes(ctx, a, b)
         ctx.alpha = alpha
+        if not isinstance(a, np.ndarray):
+            ctx.node_name = "RsubBackward1"
         return a - b if alpha == 1 else a - alpha * b
 
     @staticmethod
     def backward(ctx, g):
         sa, sb = ctx.shapes
-        na, nb = ctx.needs_input_grad[:2]
+        na, nb = ctx.needs_input_grad
         gb = None
         if nb:
             gb = unbroadcast(-g if ctx.alpha == 1 else g * conj(-ctx.alpha), sb)
-        return (unbroadcast(g, sa) if na else None, gb, None)
+        return (unbroadcast(g, sa) if na else None, gb)
 
 
 class Mul(Function):
@@ -204,6 +206,7 @@ class Remainder(Function):
     @staticmethod
     def forward(ctx, a, b):
         _check_int_zero(a, b, "modulo")
+        ctx.node_name = "RemainderBackward1" if isinstance(b, np.ndarray) else None
         if ctx.needs_input_grad[1]:
             ctx.save_for_backward(a, b)
         _save_shapes(ctx, a, b)
@@ -233,7 +236,7 @@ def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
     tensor([1.5000, 2.5000])
     """
     a, b = promote(a, b)
-    return _broadcasting(Add, a, b, _check_alpha(a, b, alpha))
+    return _broadcasting(Add, a, b, alpha=_check_alpha(a, b, alpha))
 
 
 def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
@@ -244,7 +247,7 @@ def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
             "Use the `^` or `logical_xor()` operator instead."
         )
     a, b = promote(a, b)
-    return _broadcasting(Sub, a, b, _check_alpha(a, b, alpha))
+    return _broadcasting(Sub, a, b, alpha=_check_alpha(a, b, alpha))
 
 
 def _is_bool(x: Any) -> bool:

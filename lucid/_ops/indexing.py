@@ -110,18 +110,27 @@ def _check_index(k: Any, size: int, dim: int) -> None:
         raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
 
 
+def _node_name(key: tuple[Any, ...]) -> str:
+    """PyTorch's name for an indexing node: that of the last step it decomposes into."""
+    if not is_basic(key):
+        return "IndexBackward0"
+    for k in reversed(key):
+        if k is None:
+            return "UnsqueezeBackward0"
+        if isinstance(k, slice) and k != slice(None):
+            return "SliceBackward0"
+        if not isinstance(k, slice) and k is not Ellipsis:
+            return "SelectBackward0"
+    return "SliceBackward0"
+
+
 class GetItem(Function):
     _array_forward = True
 
     @staticmethod
     def forward(ctx, x, key):
         ctx.shape, ctx.key = x.shape, key
-        if not is_basic(key):
-            ctx.node_name = "IndexBackward0"
-        elif any(isinstance(k, slice) for k in key):
-            ctx.node_name = "SliceBackward0"
-        else:
-            ctx.node_name = "SelectBackward0"
+        ctx.node_name = _node_name(key)
         return x[key]
 
     @staticmethod

@@ -374,7 +374,7 @@ def _argext(x: Tensor, dim: int | None, keepdim: bool, is_max: bool) -> Tensor:
 
 
 # --------------------------------------------------------------------------- logsumexp
-class LogSumExp(Function):
+class Logsumexp(Function):
     _array_forward = True
 
     @staticmethod
@@ -403,7 +403,7 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
     float dtype)."""
     if x._data.dtype.kind not in "fc":
         x = x.to(D.get_default_dtype())
-    return LogSumExp.apply(x, norm_dims(dim, x.ndim), keepdim)
+    return Logsumexp.apply(x, norm_dims(dim, x.ndim), keepdim)
 
 
 # --------------------------------------------------------------------------- softmax
@@ -464,7 +464,7 @@ def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
 
 
 # --------------------------------------------------------------------------- scans / logic
-class CumSum(Function):
+class Cumsum(Function):
     _array_forward = True
 
     @staticmethod
@@ -484,7 +484,7 @@ def cumsum(x: Tensor, dim: int, dtype: Any = None) -> Tensor:
     """Cumulative sum along ``dim`` (integers accumulate in ``int64``)."""
     if dtype is not None:
         x = x.to(dtype)
-    return CumSum.apply(x, norm_dim(dim, x.ndim))
+    return Cumsum.apply(x, norm_dim(dim, x.ndim))
 
 
 def all(x: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001

@@ -151,9 +151,10 @@ def squeeze(x: Tensor, dim: Any = None) -> Tensor:
     if dim is None:
         shp = tuple(s for s in x.shape if s != 1)
         return _reshaped(x, shp, "SqueezeBackward0")
-    dims = norm_dim_list(dim if isinstance(dim, (tuple, list)) else (dim,), x.ndim, "squeeze")
+    several = isinstance(dim, (tuple, list))
+    dims = norm_dim_list(dim if several else (dim,), x.ndim, "squeeze")
     shp = tuple(s for i, s in enumerate(x.shape) if not (i in dims and s == 1))
-    return _reshaped(x, shp, "SqueezeBackward1")
+    return _reshaped(x, shp, "SqueezeBackward2" if several else "SqueezeBackward1")
 
 
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
@@ -204,7 +205,7 @@ def t(x: Tensor) -> Tensor:
     """Transpose a tensor of at most 2 dims."""
     if x.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
-    return transpose(x, 0, 1) if x.ndim == 2 else transpose(x, 0, 0)
+    return as_view(Permute, x, tuple(range(x.ndim))[::-1], "TBackward0")
 
 
 def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:

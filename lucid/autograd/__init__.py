@@ -21,9 +21,7 @@ __all__ = [
 def _as_seq(x: Any) -> list[Any]:
     if x is None:
         return []
-    if isinstance(x, Tensor):
-        return [x]
-    return list(x)
+    return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
 def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
@@ -44,7 +42,9 @@ def _make_grads(outputs: list[Tensor], grads: list[Any]) -> list[Tensor]:
                 )
             g = Tensor._make(np.ones(out.shape, dtype=out._data.dtype))
         elif not isinstance(g, Tensor):
-            raise TypeError(f"gradients must be Tensors or None, got {type(g).__name__}")
+            raise TypeError(
+                f"gradients can be either Tensors or None, but got {type(g).__name__}"
+            )
         elif g.shape != out.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and output "

@@ -117,7 +117,7 @@ def run_backward(
 def _run_node(node: Node, grads: list[Any], buffers: dict[Node, list[Any]],
               retain_graph: bool) -> None:
     """Call one node's backward and send the results along its edges."""
-    if None in grads and node._materialize:
+    if len(grads) > 1 and node._materialize:
         grads = [g if g is not None else _zeros(node._out_meta[i]) for i, g in enumerate(grads)]
     in_grads = node._apply_backward(tuple(grads))
     for i, (e, g) in enumerate(zip(node.next_edges, in_grads)):

@@ -50,19 +50,25 @@ class Node:
         Which forward arguments require a gradient.
     """
 
-    next_edges: tuple[tuple[Node, int] | None, ...] = ()
-    needs_input_grad: tuple[bool, ...] = ()
-    _out_meta: tuple[tuple[tuple[int, ...], np.dtype] | None, ...] = ()
-    _seq = 0
+    # set on every recorded node (slots keep them fast and out of ``__dict__``, which then
+    # holds only what the operation itself stored)
+    __slots__ = ("next_edges", "needs_input_grad", "_out_meta", "_seq", "__dict__",
+                 "__weakref__")
+    next_edges: tuple[tuple[Node, int] | None, ...]
+    needs_input_grad: tuple[bool, ...]
+    _out_meta: tuple[tuple[tuple[int, ...], np.dtype] | None, ...]
+    _seq: int
+
     _pre_hooks: dict[int, dict[int, Callable[[Tensor], Tensor | None]]] | None = None
     _retained: dict[int, Any] | None = None
     _saved: tuple[Any, ...] | None = None
     _freed = False
     _materialize = True
+    node_name: str | None = None  # overrides the class-derived name (set per call)
 
     def name(self) -> str:
         """The node's name as shown in ``grad_fn=<...>``."""
-        return type(self).__name__
+        return self.node_name or type(self).__name__
 
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
@@ -81,9 +87,9 @@ class Node:
         Metadata (shapes, dims) is kept, so a second pass through a node that saved no
         data works, as in PyTorch; a node that did save data raises on its next use.
         """
-        held = self._saved is not None and any(e is not None for e in self._saved)
-        self._saved = None
         d = self.__dict__
+        saved = d.pop("_saved", None)
+        held = saved is not None and any(e is not None for e in saved)
         for k in [k for k, v in d.items() if _holds_data(v)]:
             del d[k]
             held = True
@@ -91,10 +97,18 @@ class Node:
             self._freed = True
 
 
+_DATA = (Tensor, np.ndarray)
+
+
 def _holds_data(v: Any) -> bool:
-    if isinstance(v, (Tensor, np.ndarray)):
+    """Whether an attribute of a node holds arrays (directly or in a tuple or list)."""
+    if isinstance(v, _DATA):
         return True
-    return isinstance(v, (tuple, list)) and any(isinstance(e, (Tensor, np.ndarray)) for e in v)
+    if type(v) is tuple or type(v) is list:
+        for e in v:
+            if isinstance(e, _DATA):
+                return True
+    return False
 
 
 class AccumulateGrad(Node):
@@ -102,6 +116,8 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Tensor) -> None:
         self.variable = variable
+        self.next_edges = self._out_meta = ()
+        self._seq = 0
 
     def _release(self) -> None:
         pass
@@ -244,6 +260,8 @@ class Function(FunctionCtx):
         raise NotImplementedError("Function subclasses must implement backward")
 
     def name(self) -> str:
+        if self.node_name:
+            return self.node_name
         return type(self).__name__ + ("Backward0" if self._array_forward else "Backward")
 
     @classmethod

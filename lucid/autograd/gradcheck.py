@@ -8,33 +8,55 @@ from typing import Any
 import numpy as np
 
 from lucid._tensor import Tensor
+from lucid.autograd.grad_mode import enable_grad, no_grad
 
 
-def _flat_outputs(out: Any) -> list[Tensor]:
+def _tensors(out: Any) -> list[Tensor]:
     if isinstance(out, Tensor):
         return [out]
     return [o for o in out if isinstance(o, Tensor)]
 
 
-def _numerical_jacobian(fn: Callable[..., Any], inputs: list[Any], i: int, eps: float,
-                        out_sizes: list[int]) -> list[np.ndarray]:
-    x = inputs[i]
-    data = x._data
-    flat = data.reshape(-1)
-    jac = [np.zeros((data.size, n), dtype=np.float64) for n in out_sizes]
-    from lucid.autograd.grad_mode import no_grad
+def _flat(outs: list[Tensor]) -> np.ndarray:
+    return np.concatenate([o._data.astype(np.complex128 if o.is_complex() else np.float64)
+                           .reshape(-1) for o in outs]) if outs else np.zeros(0)
 
+
+def _numerical(func: Callable[..., Any], inputs: list[Any], x: Tensor, eps: float
+               ) -> np.ndarray:
+    """d(all outputs, flattened) / d(x), by central differences (rows: elements of x)."""
+    data = x._data
+    rows = []
     with no_grad():
-        for k in range(flat.size):
-            orig = flat[k]
-            flat[k] = orig + eps
-            plus = [o._data.astype(np.float64).ravel() for o in _flat_outputs(fn(*inputs))]
-            flat[k] = orig - eps
-            minus = [o._data.astype(np.float64).ravel() for o in _flat_outputs(fn(*inputs))]
-            flat[k] = orig
-            for j in range(len(jac)):
-                jac[j][k] = (plus[j] - minus[j]) / (2 * eps)
-    return jac
+        for idx in np.ndindex(data.shape):
+            orig = data[idx].copy()
+            data[idx] = orig + eps
+            plus = _flat(_tensors(func(*inputs)))
+            data[idx] = orig - eps
+            minus = _flat(_tensors(func(*inputs)))
+            data[idx] = orig
+            rows.append((plus - minus) / (2 * eps))
+    return np.array(rows).reshape(data.size, -1)
+
+
+def _analytical(outs: list[Tensor], checked: list[Tensor]) -> list[np.ndarray]:
+    """One Jacobian per checked input (rows: its elements; columns: all output elements)."""
+    from lucid.autograd import grad
+
+    cols: list[list[np.ndarray]] = [[] for _ in checked]
+    for out in outs:
+        for k in range(out.numel()):
+            if not out.requires_grad:
+                got: tuple[Any, ...] = (None,) * len(checked)
+            else:
+                onehot = np.zeros(out.numel(), dtype=out._data.dtype)
+                onehot[k] = 1
+                got = grad(out, checked, Tensor._make(onehot.reshape(out.shape)),
+                           retain_graph=True, allow_unused=True)
+            for c, (t, g) in zip(cols, zip(checked, got)):
+                c.append(np.zeros(t.numel()) if g is None else g._data.reshape(-1))
+    return [np.stack(c, axis=1) if c else np.zeros((t.numel(), 0))
+            for c, t in zip(cols, checked)]
 
 
 def gradcheck(
@@ -52,8 +74,7 @@ def gradcheck(
     func : callable
         Takes ``inputs`` and returns a tensor or a tuple of tensors.
     inputs : Tensor or sequence
-        Arguments; the floating tensors with ``requires_grad=True`` are checked
-        (double precision is strongly recommended).
+        Arguments; the tensors with ``requires_grad=True`` are checked (use float64).
     eps, atol, rtol : float
         Perturbation and tolerances.
     raise_exception : bool, default True
@@ -63,53 +84,51 @@ def gradcheck(
     -------
     bool
         True when every Jacobian entry matches.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> x = lucid.randn(3, dtype=lucid.float64, requires_grad=True)
+    >>> lucid.autograd.gradcheck(lambda t: (t * t).sin(), x)
+    True
+    """
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    checked = [t for t in ins if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
+                         "but none of them have requires_grad=True.")
+    analytical = _analytical(_tensors(func(*ins)), checked)
+    for i, (t, ana) in enumerate(zip(checked, analytical)):
+        num = _numerical(func, ins, t, eps)
+        if not np.allclose(ana, num, atol=atol, rtol=rtol):
+            if not raise_exception:
+                return False
+            err = np.abs(ana - num).max()
+            raise RuntimeError(
+                f"Jacobian mismatch for input {i} (shape {tuple(t.shape)}): max abs difference "
+                f"{err:.3g}\nnumerical:\n{num}\nanalytical:\n{ana}"
+            )
+    return True
+
+
+def gradgradcheck(func: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+    """Check second derivatives: :func:`gradcheck` of the first gradients (contracted with
+    fixed random output gradients) with respect to the inputs.
+
+    Parameters are those of :func:`gradcheck`.
     """
     from lucid.autograd import grad
 
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    outs = _flat_outputs(func(*ins))
-    sizes = [o.numel() for o in outs]
-    check = [i for i, t in enumerate(ins) if isinstance(t, Tensor) and t.requires_grad]
-    for i in check:
-        num = _numerical_jacobian(func, ins, i, eps, sizes)
-        for j, out in enumerate(outs):
-            ana = np.zeros((ins[i].numel(), sizes[j]), dtype=np.float64)
-            if out.requires_grad:
-                for k in range(sizes[j]):
-                    go = np.zeros(sizes[j], dtype=out._data.dtype)
-                    go[k] = 1
-                    outs2 = _flat_outputs(func(*ins))
-                    (g,) = grad(outs2[j], ins[i], Tensor._make(go.reshape(out.shape)),
-                                allow_unused=True)
-                    if g is not None:
-                        ana[:, k] = g._data.astype(np.float64).ravel()
-            if not np.allclose(ana, num[j], atol=atol, rtol=rtol):
-                if raise_exception:
-                    err = np.abs(ana - num[j]).max()
-                    raise RuntimeError(
-                        f"Jacobian mismatch for output {j} with respect to input {i}: max "
-                        f"abs difference {err:.3g}\nnumerical:\n{num[j]}\nanalytical:\n{ana}"
-                    )
-                return False
-    return True
-
-
-def gradgradcheck(func: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6,
-                  atol: float = 1e-5, rtol: float = 1e-3) -> bool:
-    """Check second derivatives: gradcheck of the first gradient (with random ``grad_outputs``)."""
-    from lucid.autograd import grad
-
-    ins = list(inputs)
-    diff = [t for t in ins if isinstance(t, Tensor) and t.requires_grad]
     rng = np.random.default_rng(0)
-    outs = _flat_outputs(func(*ins))
-    gos = [Tensor._make(rng.standard_normal(o.shape).astype(o._data.dtype)) for o in outs]
+    go = [Tensor._make(rng.standard_normal(o.shape).astype(o._data.dtype))
+          for o in _tensors(func(*ins)) if o.requires_grad]
 
-    def first(*args: Any) -> tuple[Tensor, ...]:
-        o = _flat_outputs(func(*args))
-        d = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
-        gs = grad(o, d, gos, create_graph=True, allow_unused=True, materialize_grads=True)
-        return tuple(gs)
+    def first_gradients(*args: Any) -> tuple[Tensor, ...]:
+        with enable_grad():  # also while gradcheck evaluates finite differences
+            outs = [o for o in _tensors(func(*args)) if o.requires_grad]
+            diff = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+            return grad(outs, diff, go, create_graph=True, materialize_grads=True)
 
-    del diff
-    return gradcheck(first, ins, eps=eps, atol=atol, rtol=rtol)
+    return gradcheck(first_gradients, ins, eps, atol, rtol, raise_exception)

@@ -60,9 +60,11 @@ reduction runs over batch and positions at once), summed over chunks in a fixed 
 phases are interleaved and cropped into ``gx``.
 
 *Special cases*: a 1x1 kernel with unit stride and no padding is a plain batched GEMM on a
-reshape. Depthwise convolutions (``groups == C_in``, one input channel per group, any
-channel multiplier) replace thousands of tiny GEMMs by per-tap ``einsum`` products and
-in-place adds over whole flat buffers, with batch chunks spread over worker threads.
+reshape. Depthwise convolutions (``groups == C_in``, one input channel per group) replace
+thousands of tiny GEMMs by per-tap ``einsum`` products and in-place adds over whole flat
+buffers, with batch chunks spread over worker threads (:func:`set_num_threads`): both
+gradients for any channel multiplier, the forward for multiplier 1 (with a multiplier the
+group-batched GEMM measured faster).
 
 Junk positions are exact zeros in all reductions as long as the data are finite; when the
 data that junk positions read are not (``inf``/``nan`` in ``w`` for the input gradient, in
@@ -295,12 +297,13 @@ def _chunks(
     """Work split ``(n0, n1, [(i0, i1), ...])`` over batch and first-output-dim rows.
 
     ``per_row`` is the column-buffer size of one output row of one sample and
-    ``per_sample`` the remaining per-sample working set. Chunks of whole samples target
-    ``target`` bytes (default :data:`_CHUNK_TARGET_BYTES`); a sample whose column buffer
-    alone would exceed :data:`WORKSPACE_BYTES` is processed alone, in row blocks.
+    ``per_sample`` the rest of the per-sample working set. Chunks of whole samples target
+    ``target`` bytes (default :data:`_CHUNK_TARGET_BYTES`); a sample larger than that is
+    processed alone, in blocks of output rows (so a column buffer never exceeds
+    :data:`WORKSPACE_BYTES` either).
     """
     budget = min(target or _CHUNK_TARGET_BYTES, WORKSPACE_BYTES)
-    if rows * per_row > WORKSPACE_BYTES:
+    if rows * per_row + per_sample > budget and rows > 1:
         rb = max(1, budget // max(1, per_row))
         blocks = [(i0, min(rows, i0 + rb)) for i0 in range(0, rows, rb)]
         for n0 in range(n):
@@ -554,7 +557,7 @@ def conv_forward(
 
     lo = tuple(p[0] for p in padding)
     plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
-    if _is_depthwise(C, Cg, G):
+    if _is_depthwise(C, Cg, G) and Co == C:  # with a channel multiplier the GEMM is faster
         _depthwise_forward(x, w, y, plan, lo)
         return y.astype(rdt, copy=False)
 
@@ -567,41 +570,40 @@ def conv_forward(
     per_sample = len(plan.phases) * C * plan.R * it
     for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
         n = n1 - n0
-        buf = plan.buffer("fwd.x", C, n, cdt)
+        buf = plan.buffer("buf", C, n, cdt)
         plan.fill(buf, _cm(x[n0:n1]), lo)
         for i0, i1 in blocks:
-            cols = plan.im2col("fwd.cols", buf, C, n, (i0, i1))
+            cols = plan.im2col("cols", buf, C, n, (i0, i1))
             span = cols.shape[-1]
-            yt = _scratch("fwd.y", (G, Cog, n * span), cdt)
+            yt = _scratch("out", (G, Cog, n * span), cdt)
             np.matmul(wk, cols.reshape(G, Cg * Kf, n * span), out=yt)
             y[n0:n1, :, i0:i1] = _cm(plan.crop(yt.reshape(Co, n, span)))
     return y.astype(rdt, copy=False)
 
 
 def _depthwise_forward(x, w, y, plan: _FlatPlan, lo) -> None:
-    """Depthwise forward: per-tap ``einsum`` products + adds over whole flat buffers."""
+    """Depthwise forward (multiplier 1): per-tap ``einsum`` products + adds over whole flat
+    buffers (fills ``y``)."""
     N, C = x.shape[:2]
-    Co = w.shape[0]
-    m = Co // C
-    wk = w.reshape(C, m, -1)
+    wk = w.reshape(C, -1)
     P, R = len(plan.phases), plan.R
-    per_sample = (P * C + 2 * Co) * R * y.itemsize
+    per_sample = (P + 2) * C * R * y.itemsize
 
     def work(chunk: tuple[int, int]) -> None:
         n0, n1 = chunk
         M = (n1 - n0) * R
-        buf = plan.buffer("dw.x", C, n1 - n0, x.dtype)
+        buf = plan.buffer("buf", C, n1 - n0, x.dtype)
         plan.fill(buf, _cm(x[n0:n1]), lo)
-        acc = _scratch("dw.acc", (C, m, M), x.dtype)
-        tmp = _scratch("dw.tmp", (C, m, M), x.dtype)
+        acc = _scratch("acc", (C, M), x.dtype)
+        tmp = _scratch("tmp", (C, M), x.dtype)
         for t, (i, off) in enumerate(plan.taps):
             src = buf[i, off : off + C * M].reshape(C, M)
-            np.einsum("cl,cj->cjl", src, wk[:, :, t], out=tmp)
+            np.einsum("cl,c->cl", src, wk[:, t], out=tmp)
             if t == 0:
                 acc, tmp = tmp, acc
             else:
                 acc += tmp
-        y[n0:n1] = _cm(plan.crop(acc.reshape(Co, n1 - n0, R)))
+        y[n0:n1] = _cm(plan.crop(acc.reshape(C, n1 - n0, R)))
 
     chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
     _map_chunks(work, chunks)
@@ -684,13 +686,13 @@ def conv_input_grad(
     per_sample = (P * C * R + (C * Kf + Co) * (R - out[0] * plan.Qr)) * it
     for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
         n = n1 - n0
-        buf = plan.buffer("dx.x", C, n, cdt)
+        buf = plan.buffer("buf", C, n, cdt)
         for i0, i1 in blocks:
             # whole grids when possible: every tap is then ONE contiguous add over the chunk
             full = (i0, i1) == (0, out[0])
-            ge = plan.extend("dx.gy", _cm(gy[n0:n1]), (i0, i1), full)  # (Co, n, L)
+            ge = plan.extend("gy", _cm(gy[n0:n1]), (i0, i1), full)  # (Co, n, L)
             L = ge.shape[-1]
-            cols = _scratch("dx.cols", (G, Kf * Cg, n * L), cdt)
+            cols = _scratch("cols", (G, Kf * Cg, n * L), cdt)
             np.matmul(wt, ge.reshape(G, Cog, n * L), out=cols)
             if not w_finite:
                 plan.zero_junk(cols.reshape(G, Kf * Cg, n, L))
@@ -715,9 +717,9 @@ def _depthwise_input_grad(gy, w, gx, plan: _FlatPlan, lo, w_finite: bool) -> Non
         n0, n1 = chunk
         n = n1 - n0
         M = n * R
-        buf = plan.buffer("dw.x", C, n, gx.dtype)
-        ge = plan.extend("dw.gy", _cm(gy[n0:n1]), (0, plan.out[0]), True).reshape(C, m, M)
-        tmp = _scratch("dw.tmp", (C, M), gx.dtype)
+        buf = plan.buffer("buf", C, n, gx.dtype)
+        ge = plan.extend("gy", _cm(gy[n0:n1]), (0, plan.out[0]), True).reshape(C, m, M)
+        tmp = _scratch("tmp", (C, M), gx.dtype)
         for t, (i, off) in enumerate(plan.taps):
             np.einsum("cjl,cj->cl", ge, wk[:, :, t], out=tmp)
             if not w_finite:
@@ -787,11 +789,11 @@ def conv_weight_grad(
     if _is_pointwise(kernel, stride, padding) and out == x.shape[2:]:
         gwg = gw.reshape(G, Cog, Cg)
         Of = prod(out)
-        part = _scratch("dw1.part", (G, Cog, Cg), cdt)
+        part = _scratch("part", (G, Cog, Cg), cdt)
         for n0, n1, _ in _chunks(N, 1, 0, (C + Co) * Of * it):
             n = n1 - n0
-            xt = _scratch("dw1.x", (C, n) + out, cdt)
-            gt = _scratch("dw1.gy", (Co, n) + out, cdt)
+            xt = _scratch("cols", (C, n) + out, cdt)
+            gt = _scratch("gy", (Co, n) + out, cdt)
             np.copyto(xt, _cm(x[n0:n1]))
             np.copyto(gt, _cm(gy[n0:n1]))
             xt = xt.reshape(G, Cg, n * Of).transpose(0, 2, 1)
@@ -806,19 +808,19 @@ def conv_weight_grad(
         return gw.astype(rdt, copy=False)
 
     gwp = np.zeros((G, Cog, Cg * Kf), dtype=cdt)  # taps in plan.perm order
-    part = _scratch("dwg.part", gwp.shape, cdt)
+    part = _scratch("part", gwp.shape, cdt)
     per_row = (C * Kf + Co) * plan.Qr * it
     per_sample = len(plan.phases) * C * plan.R * it
     for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
         n = n1 - n0
         finite = _all_finite(x[n0:n1])
-        buf = plan.buffer("dwg.x", C, n, cdt)
+        buf = plan.buffer("buf", C, n, cdt)
         plan.fill(buf, _cm(x[n0:n1]), lo)
         for rows in blocks:
-            cols = plan.im2col("dwg.cols", buf, C, n, rows)
+            cols = plan.im2col("cols", buf, C, n, rows)
             if not finite:
                 plan.zero_junk(cols)
-            ge = plan.extend("dwg.gy", _cm(gy[n0:n1]), rows, False)  # (Co, n, span)
+            ge = plan.extend("gy", _cm(gy[n0:n1]), rows, False)  # (Co, n, span)
             m = n * ge.shape[-1]
             np.matmul(
                 ge.reshape(G, Cog, m), cols.reshape(G, Cg * Kf, m).transpose(0, 2, 1), out=part
@@ -854,15 +856,15 @@ def _depthwise_weight_grad(x, gy, gw, plan: _FlatPlan, lo, stride, dilation) -> 
         part = np.empty((C, m, len(plan.taps)), dtype=gw.dtype)
         if _all_finite(x[n0:n1]):
             M = n * R
-            buf = plan.buffer("dw.x", C, n, gw.dtype)
+            buf = plan.buffer("buf", C, n, gw.dtype)
             plan.fill(buf, _cm(x[n0:n1]), lo)
-            ge = plan.extend("dw.gy", _cm(gy[n0:n1]), (0, out[0]), True).reshape(C, m, M)
+            ge = plan.extend("gy", _cm(gy[n0:n1]), (0, out[0]), True).reshape(C, m, M)
             for t, (i, off) in enumerate(plan.taps):
                 src = buf[i, off : off + C * M].reshape(C, M)
                 np.einsum("cjl,cl->cj", ge, src, out=part[:, :, t])
             return part
         # exact strided windows over a zero-padded copy
-        xp = _scratch("dw.xp", (C, n) + ext, gw.dtype, zero=True)
+        xp = _scratch("xp", (C, n) + ext, gw.dtype, zero=True)
         src, dst = zip(*(_overlap(L, p, e) for L, p, e in zip(x.shape[2:], lo, ext)))
         xp[_ALL2 + dst] = _cm(x[n0:n1])[_ALL2 + src]
         g = _cm(gy[n0:n1]).reshape((C, m, n) + tuple(out))

@@ -56,8 +56,7 @@ def test_retain_graph_allows_second_backward_and_graph_without_saved_data_is_reu
     y = x.tanh().sum()
     y.backward(retain_graph=True)
     y.backward()
-    _same(x.grad, 2 * (1 - np.tanh(X) ** 2) * np.ones_like(X) + 0 * X
-          if False else torch.tensor(2 * (1 - np.tanh(X) ** 2)))
+    _same(x.grad, torch.tensor(2 * (1 - np.tanh(X) ** 2)))
     z = (x + 1).sum()  # nothing saved: PyTorch allows a second pass too
     x.grad = None
     z.backward()
@@ -81,7 +80,7 @@ def test_saved_tensors_are_freed_and_unreachable_after_backward() -> None:
     y = Square.apply(x)
     y.backward()
     with pytest.raises(RuntimeError, match="already been freed"):
-        y.grad_fn.saved_tensors
+        _ = y.grad_fn.saved_tensors
 
 
 def test_non_scalar_backward_needs_gradient() -> None:
@@ -105,8 +104,8 @@ def test_backward_errors() -> None:
     with pytest.raises(RuntimeError, match=r"Mismatch in shape: grad_output has a shape of "
                                            r"\(2,\) and output has a shape of \(3, 4\)"):
         (x * 2).backward(lucid.ones(2))
-    with pytest.raises(TypeError, match="gradients must be Tensors"):
-        (x * 2).backward([[1.0] * 4] * 3)
+    with pytest.raises(TypeError, match="gradients can be either Tensors or None, but got float"):
+        (x * 2).backward(3.0)
 
 
 def test_backward_to_selected_inputs_and_several_roots() -> None:
@@ -155,15 +154,15 @@ def test_grad_is_an_owned_writable_array() -> None:
 
 
 def test_deep_chain_of_5000_ops() -> None:
-    x = lucid.tensor(0.5, requires_grad=True)
+    x = lucid.tensor(0.5, dtype=lucid.float64, requires_grad=True)
     y = x
     for _ in range(2500):
         y = y * 1.0001
         y = y + 0.0001
-    y.backward()
-    assert x.grad.item() == pytest.approx(1.0001 ** 2500, rel=1e-5)
+    y.backward(retain_graph=True)
+    assert x.grad.item() == pytest.approx(1.0001 ** 2500, rel=1e-12)
     (g,) = lucid.autograd.grad(y * 1, x)
-    assert g.item() == pytest.approx(1.0001 ** 2500, rel=1e-5)
+    assert g.item() == pytest.approx(1.0001 ** 2500, rel=1e-12)
 
 
 # --------------------------------------------------------------------------- autograd.grad
@@ -234,6 +233,7 @@ def test_second_and_third_derivatives_match_torch(name: str) -> None:
     _same(*_both(run), rtol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_double_backward_through_backward_with_create_graph() -> None:
     def run(lib):
         x = lib.tensor(X, requires_grad=True)

@@ -283,3 +283,32 @@ def test_determinism_bit_identical():
         return [y.detach().numpy().tobytes()] + [t.grad.numpy().tobytes() for t in ts]
 
     assert run() == run()
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int16", "uint8"])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_integer_dtypes_like_torch(nd, dtype):
+    """torch's CPU convolutions accept integer tensors (exact, wrapping arithmetic);
+    its transposed convolutions only int64."""
+    rng = np.random.default_rng(nd)
+    x = rng.integers(0, 9, (2, 4) + (5,) * nd).astype(dtype)
+    w = rng.integers(0, 3, (6, 2) + (3,) * nd).astype(dtype)
+    b = rng.integers(0, 3, 6).astype(dtype)
+    kw = dict(stride=2, padding=1, groups=2)
+    name = f"conv{nd}d"
+    got = getattr(F, name)(lucid.tensor(x), lucid.tensor(w), lucid.tensor(b), **kw)
+    want = getattr(TF, name)(torch.tensor(x), torch.tensor(w), torch.tensor(b), **kw)
+    assert got.dtype == getattr(lucid, dtype)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    name = f"conv_transpose{nd}d"
+    wt = rng.integers(0, 3, (4, 3) + (3,) * nd).astype(dtype)
+    args = (x, wt, rng.integers(0, 3, 6).astype(dtype))
+    if dtype == "int64":
+        got = getattr(F, name)(*map(lucid.tensor, args), **kw)
+        want = getattr(TF, name)(*map(torch.tensor, args), **kw)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    else:
+        with pytest.raises(RuntimeError):
+            getattr(TF, name)(*map(torch.tensor, args), **kw)
+        with pytest.raises(RuntimeError, match=f"not implemented.*{dtype}"):
+            getattr(F, name)(*map(lucid.tensor, args), **kw)

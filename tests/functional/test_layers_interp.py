@@ -1,5 +1,7 @@
 """F.interpolate against PyTorch over seeded random configurations, plus its errors."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
@@ -48,7 +50,7 @@ def _random_kwargs(rng, nd, spatial):
 def test_interpolate_random_configs(nd, dtype):
     rng = np.random.default_rng(10 + nd)
     ran = 0
-    for case in range(45):
+    for _ in range(45):
         spatial = tuple(int(v) for v in rng.integers(1, 8 if nd < 3 else 5, nd))
         x = rng.standard_normal((2, 3) + spatial).astype(dtype)
         kw = _random_kwargs(rng, nd, spatial)
@@ -61,8 +63,8 @@ def test_interpolate_random_configs(nd, dtype):
             continue
         gy = rng.standard_normal(expected.shape).astype(dtype)
         v = rng.standard_normal(x.shape).astype(dtype)
-        got = _grads(lucid, lambda t: F.interpolate(t, **kw), x, gy, v)
-        want = _grads(torch, lambda t: TF.interpolate(t, **kw), x, gy, v)
+        got = _grads(lucid, partial(F.interpolate, **kw), x, gy, v)
+        want = _grads(torch, partial(TF.interpolate, **kw), x, gy, v)
         for a, b, what in zip(got, want, ("values", "grad", "grad of grad")):
             np.testing.assert_allclose(_np(a), _np(b), err_msg=f"{what} {kw}", **TOL[dtype])
         ran += 1

@@ -90,8 +90,14 @@ def test_pad_matches_torch(seed):
             _run(lucid, x, pad, mode, value, seed)
         return
     got = _run(lucid, x, pad, mode, value, seed)
-    for name, g, w in zip(("output", "grad", "grad of grad"), got, want):
-        _close(g, w, dtype, name)
+    _close(got[0], want[0], dtype, "output")
+    if want[0].size == 0 and mode != "constant":
+        # torch defect: the non-constant pad backwards leave the input gradient
+        # uninitialised when the output is empty; the true gradient is zero.
+        assert got[1].shape == x.shape and not got[1].any()
+        return
+    _close(got[1], want[1], dtype, "grad")
+    _close(got[2], want[2], dtype, "grad of grad")
 
 
 def test_grid_covers_accepted_and_refused_calls():

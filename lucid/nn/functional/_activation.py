@@ -1,8 +1,10 @@
 """Activation functions (``F.leaky_relu``, ``F.gelu``, ``F.silu``, ...).
 
-Each activation is a :class:`~lucid.autograd.Function` whose forward is one fused NumPy
-expression with PyTorch's formula, and whose backward is written with differentiable lucid
-operations (PyTorch's backward formula), so second derivatives work. ``relu``, ``sigmoid``,
+Each activation is a :class:`~lucid.autograd.Function` whose forward is one NumPy expression
+with PyTorch's formula. The piecewise-linear ones (leaky ReLU, hardtanh, hardsigmoid) pass the
+gradient through a mask; the smooth ones share :class:`_Smooth`, which writes the derivative
+once and evaluates it on arrays for a plain backward, or as differentiable lucid operations
+when a graph of the gradient is recorded (second derivatives). ``relu``, ``sigmoid``,
 ``tanh``, ``softmax`` and ``log_softmax`` come from :mod:`lucid._ops`; ``relu`` is wrapped
 here to accept PyTorch's ``inplace`` flag.
 """
@@ -18,6 +20,7 @@ from lucid._ops import elementwise as E
 from lucid._ops.inplace import apply_inplace
 from lucid._tensor import Tensor
 from lucid.autograd.function import Function
+from lucid.autograd.grad_mode import is_grad_enabled
 
 __all__ = [
     "elu", "elu_", "gelu", "hardsigmoid", "hardswish", "hardtanh", "hardtanh_", "leaky_relu",
@@ -72,8 +75,43 @@ def _exp_minus_square(y: np.ndarray) -> np.ndarray:
 
 
 def _erf_array(x: np.ndarray) -> np.ndarray:
-    """Error function of a floating array (computed in float64, returned in ``x.dtype``)."""
-    y = np.abs(x.astype(np.float64))
+    """Error function of a floating array, in ``x.dtype``.
+
+    float64 uses Cody's approximations (double precision); float32 and float16 use a
+    rational approximation accurate to a few float32 ulps, which is much faster.
+    """
+    if x.dtype == np.float64:
+        return _erf_cody(x)
+    return _erf_float32(x.astype(np.float32, copy=False)).astype(x.dtype, copy=False)
+
+
+# Numerator (odd, in powers of x**2 from the highest) and denominator (even) coefficients
+# of the float32 erf approximation used by Eigen / XLA; erf(+-4) == +-1 in float32.
+_ERF32_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+            -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+            -1.60960333262415e-02)
+_ERF32_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+            -7.37332916720468e-03, -1.42647390514189e-02)
+
+
+def _erf_float32(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, np.float32(-4), np.float32(4))
+    x2 = x * x
+    num = np.full_like(x, _ERF32_P[0])
+    for c in _ERF32_P[1:]:
+        num *= x2
+        num += np.float32(c)
+    den = np.full_like(x, _ERF32_Q[0])
+    for c in _ERF32_Q[1:]:
+        den *= x2
+        den += np.float32(c)
+    num *= x
+    num /= den
+    return num
+
+
+def _erf_cody(x: np.ndarray) -> np.ndarray:
+    y = np.abs(x)
     out = y.copy()  # NaN stays NaN
     small = y <= 0.46875
     z = y[small] ** 2
@@ -95,7 +133,7 @@ def _erf_array(x: np.ndarray) -> np.ndarray:
         num, den = (num + p) * z, (den + q) * z
     tail = (1 / math.sqrt(math.pi) - z * (num + _ERFC_P[4]) / (den + _ERFC_Q[4])) / yb
     out[big] = 1 - _exp_minus_square(yb) * tail
-    return np.copysign(out, x).astype(x.dtype)
+    return np.copysign(out, x)
 
 
 class _Erf(Function):
@@ -110,6 +148,75 @@ class _Erf(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         return g * (E.exp(-x * x) * (2 / math.sqrt(math.pi)))
+
+
+class _ArrayOps:
+    """The functions derivative formulas use, on NumPy arrays (fast, first order only)."""
+
+    exp = staticmethod(np.exp)
+    tanh = staticmethod(np.tanh)
+    where = staticmethod(np.where)
+    erf = staticmethod(_erf_array)
+
+    @staticmethod
+    def sigmoid(a: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-a))
+
+    @staticmethod
+    def softplus(a: np.ndarray) -> np.ndarray:
+        return _softplus_array(a, 1.0, 20.0)
+
+
+class _TensorOps:
+    """The same functions as differentiable lucid operations (for higher-order gradients)."""
+
+    exp = staticmethod(E.exp)
+    tanh = staticmethod(E.tanh)
+    where = staticmethod(E.where)
+    sigmoid = staticmethod(E.sigmoid)
+
+    @staticmethod
+    def erf(a: Tensor) -> Tensor:
+        return _Erf.apply(a)
+
+    @staticmethod
+    def softplus(a: Tensor) -> Tensor:
+        return _Softplus.apply(a, 1.0, 20.0)
+
+
+class _Smooth(Function):
+    """An element-wise activation ``y = value(x, *params)`` with derivative
+    ``derivative(x, ops, *params)``.
+
+    The derivative is one formula written against ``ops`` (:class:`_ArrayOps` or
+    :class:`_TensorOps`): backward evaluates it on arrays, or, when the graph of the
+    gradient is being recorded, on tensors so that it can be differentiated again.
+    """
+
+    _array_forward = True
+
+    @staticmethod
+    def value(x: np.ndarray, *params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def derivative(x: Any, ops: Any, *params: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def forward(ctx, x, *params):
+        ctx.save_for_backward(x)
+        ctx.params = params
+        return type(ctx).value(x, *params)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        if is_grad_enabled():
+            dx = g * type(ctx).derivative(x, _TensorOps, *ctx.params)
+        else:
+            dx = g * Tensor._make(type(ctx).derivative(x._data, _ArrayOps, *ctx.params))
+        return (dx,) + (None,) * len(ctx.params)
 
 
 # --------------------------------------------------------------------------- relu family
@@ -190,24 +297,16 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return leaky_relu(input, negative_slope, inplace=True)
 
 
-class _ELU(Function):
-    _array_forward = True
+class _ELU(_Smooth):
+    @staticmethod
+    def value(x, alpha):
+        return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
 
     @staticmethod
-    def forward(ctx, x, alpha):
-        ctx.save_for_backward(x)
-        ctx.alpha = alpha
-        a = x.dtype.type(alpha)
-        return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+    def derivative(x, ops, alpha):
         # Only x < 0 is differentiated again (PyTorch's double backward); the unused branch
         # sees exp(0) instead of overflowing, so no inf * 0 = nan reaches the gradient.
-        x_neg = E.where(x < 0, x, 0.0)
-        negative = g * (E.exp(x_neg) * ctx.alpha)
-        return E.where(x > 0, g, negative), None
+        return ops.where(x > 0, 1.0, ops.exp(ops.where(x < 0, x, 0.0)) * alpha)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -318,13 +417,9 @@ _GELU_BETA = math.sqrt(2 / math.pi)  # sqrt(2/pi), the tanh approximation's scal
 _GELU_KAPPA = 0.044715
 
 
-class _GELU(Function):
-    _array_forward = True
-
+class _GELU(_Smooth):
     @staticmethod
-    def forward(ctx, x, approximate):
-        ctx.save_for_backward(x)
-        ctx.approximate = approximate
+    def value(x, approximate):
         dt = x.dtype.type
         if approximate == "tanh":
             inner = dt(_GELU_BETA) * (x + dt(_GELU_KAPPA) * x * x * x)
@@ -332,16 +427,13 @@ class _GELU(Function):
         return x * dt(0.5) * (1 + _erf_array(x * dt(_SQRT1_2)))
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            t = E.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA)
-            left = (t + 1) * 0.5
-            right = x * 0.5 * (1 - t * t) * ((x * x * (3 * _GELU_KAPPA) + 1) * _GELU_BETA)
-            return g * (left + right), None
-        cdf = (_Erf.apply(x * _SQRT1_2) + 1) * 0.5
-        pdf = E.exp(x * x * -0.5) * _GELU_PDF
-        return g * (cdf + x * pdf), None
+    def derivative(x, ops, approximate):
+        if approximate == "tanh":
+            t = ops.tanh((x + x * x * x * _GELU_KAPPA) * _GELU_BETA)
+            return (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * ((x * x * (3 * _GELU_KAPPA) + 1)
+                                                             * _GELU_BETA)
+        cdf = (ops.erf(x * _SQRT1_2) + 1) * 0.5
+        return cdf + x * (ops.exp(x * x * -0.5) * _GELU_PDF)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -375,19 +467,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return _GELU.apply(input, approximate)
 
 
-class _SiLU(Function):
-    _array_forward = True
-
+class _SiLU(_Smooth):
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
+    def value(x):
         return x / (1 + np.exp(-x))
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        s = E.sigmoid(x)
-        return g * (s * (x * (1 - s) + 1))
+    def derivative(x, ops):
+        s = ops.sigmoid(x)
+        return s * (x * (1 - s) + 1)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -410,22 +498,17 @@ def _softplus_array(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
     return np.where(xb > threshold, x, np.log1p(np.exp(np.minimum(xb, threshold))) / dt(beta))
 
 
-class _Softplus(Function):
-    _array_forward = True
-
+class _Softplus(_Smooth):
     @staticmethod
-    def forward(ctx, x, beta, threshold):
-        ctx.save_for_backward(x)
-        ctx.beta, ctx.threshold = beta, threshold
+    def value(x, beta, threshold):
         return _softplus_array(x, beta, threshold)
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        xb = x * ctx.beta
+    def derivative(x, ops, beta, threshold):
+        xb = x * beta
         # PyTorch differentiates again only where beta * x < threshold
-        z = E.exp(E.where(xb < ctx.threshold, xb, ctx.threshold))
-        return E.where(xb > ctx.threshold, g, g * z / (z + 1)), None, None
+        z = ops.exp(ops.where(xb < threshold, xb, threshold))
+        return ops.where(xb > threshold, 1.0, z / (z + 1))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -456,19 +539,15 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return _Softplus.apply(input, float(beta), float(threshold))
 
 
-class _Mish(Function):
-    _array_forward = True
-
+class _Mish(_Smooth):
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
+    def value(x):
         return x * np.tanh(np.log1p(np.exp(x)))
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        t = E.tanh(_Softplus.apply(x, 1.0, 20.0))
-        return g * (t + x * E.sigmoid(x) * (1 - t * t))
+    def derivative(x, ops):
+        t = ops.tanh(ops.softplus(x))
+        return t + x * ops.sigmoid(x) * (1 - t * t)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -485,20 +564,15 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return _maybe_inplace(input, inplace, _Mish.apply)
 
 
-class _Hardswish(Function):
-    _array_forward = True
-
+class _Hardswish(_Smooth):
     @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
+    def value(x):
         dt = x.dtype.type
         return x * np.minimum(np.maximum(x + dt(3), dt(0)), dt(6)) / dt(6)
 
     @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        middle = E.where(x < 3, g * (x / 3 + 0.5), g)
-        return E.where(x <= -3, 0.0, middle)
+    def derivative(x, ops):
+        return ops.where(x <= -3, 0.0, ops.where(x < 3, x / 3 + 0.5, 1.0))
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:

@@ -9,7 +9,9 @@ Three bilinear maps share one configuration (stride, per-side padding, dilation,
 Because ``<C(x, w), y> = <x, T(y, w)> = <w, G(x, y)>``, the derivative of each map is made of
 the other two, so every backward below is a call of a differentiable lucid op and double
 backward (e.g. a gradient penalty through a convolution) needs no extra code. For complex
-tensors the gradients use conjugates (PyTorch's convention: ``grad_x = A^H g``). The array
+tensors the gradients use conjugates (PyTorch's convention: ``grad_x = A^H g``). ``C`` and
+``T`` also take the bias and add it in place to the fresh kernel result (no second
+output-sized array); its gradient is ``g`` summed over batch and spatial dims. The array
 math lives in :mod:`lucid.kernels.conv`.
 """
 
@@ -58,45 +60,57 @@ def _conv_arrays(x: np.ndarray, w: np.ndarray, cfg: _Config,
     return K.conv_forward(x, w, cfg.stride, pads, cfg.dilation, cfg.groups)
 
 
+def _with_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Add the per-channel bias in place (``y`` is a fresh kernel result)."""
+    if b is not None:
+        y += b.reshape((-1,) + (1,) * (y.ndim - 2))
+    return y
+
+
+def _bias_grad(g: Tensor) -> Tensor:
+    """Gradient of a per-channel bias: ``g`` summed over batch and spatial dims."""
+    return g.sum(dim=(0,) + tuple(range(2, g.ndim)))
+
+
 class _Conv(Function):
-    """``C(x, w)``; ``out_spatial`` forces the output size (used as an adjoint)."""
+    """``C(x, w) + b``; ``out_spatial`` forces the output size (used as an adjoint)."""
 
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, x, w, cfg, out_spatial):
+    def forward(ctx, x, w, b, cfg, out_spatial):
         ctx.save_for_backward(x, w)
         ctx.cfg = cfg
-        return _conv_arrays(x, w, cfg, out_spatial)
+        return _with_bias(_conv_arrays(x, w, cfg, out_spatial), b)
 
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        nx, nw = ctx.needs_input_grad[:2]
-        gx = _ConvTranspose.apply(g, conj(w), ctx.cfg, x.shape[2:]) if nx else None
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        gx = _ConvTranspose.apply(g, conj(w), None, ctx.cfg, x.shape[2:]) if nx else None
         gw = _ConvWeight.apply(conj(x), g, ctx.cfg, w.shape[2:]) if nw else None
-        return gx, gw, None, None
+        return gx, gw, _bias_grad(g) if nb else None, None, None
 
 
 class _ConvTranspose(Function):
-    """``T(y, w)``: scatter ``y`` through ``w`` into an input-shaped result."""
+    """``T(y, w) + b``: scatter ``y`` through ``w`` into an input-shaped result."""
 
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, y, w, cfg, x_spatial):
+    def forward(ctx, y, w, b, cfg, x_spatial):
         ctx.save_for_backward(y, w)
         ctx.cfg = cfg
-        return K.conv_input_grad(y, w, x_spatial, cfg.stride, cfg.padding, cfg.dilation,
-                                 cfg.groups)
+        return _with_bias(K.conv_input_grad(y, w, x_spatial, cfg.stride, cfg.padding,
+                                            cfg.dilation, cfg.groups), b)
 
     @staticmethod
     def backward(ctx, g):
         y, w = ctx.saved_tensors
-        ny, nw = ctx.needs_input_grad[:2]
-        gy = _Conv.apply(g, conj(w), ctx.cfg, y.shape[2:]) if ny else None
+        ny, nw, nb = ctx.needs_input_grad[:3]
+        gy = _Conv.apply(g, conj(w), None, ctx.cfg, y.shape[2:]) if ny else None
         gw = _ConvWeight.apply(g, conj(y), ctx.cfg, w.shape[2:]) if nw else None
-        return gy, gw, None, None
+        return gy, gw, _bias_grad(g) if nb else None, None, None
 
 
 class _ConvWeight(Function):
@@ -115,8 +129,8 @@ class _ConvWeight(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         nx, ny = ctx.needs_input_grad[:2]
-        gx = _ConvTranspose.apply(conj(y), g, ctx.cfg, x.shape[2:]) if nx else None
-        gy = _Conv.apply(conj(x), g, ctx.cfg, y.shape[2:]) if ny else None
+        gx = _ConvTranspose.apply(conj(y), g, None, ctx.cfg, x.shape[2:]) if nx else None
+        gy = _Conv.apply(conj(x), g, None, ctx.cfg, y.shape[2:]) if ny else None
         return gx, gy, None, None
 
 
@@ -162,8 +176,12 @@ def _check_tensors(fn: str, n: int, input: Any, weight: Any, bias: Any) -> bool:
                 f"{fn}: input type ({input.dtype.name}) and {name} type ({t.dtype.name}) should "
                 "be the same"
             )
-    if input._data.dtype.kind not in "fc":
-        raise RuntimeError(f"{fn}: expected a floating point or complex input, but got "
+    kind = input._data.dtype.kind
+    # like torch's CPU kernels: convolutions take any non-bool dtype, transposed ones
+    # floating point, complex and int64 only
+    if kind == "b" or (fn.startswith("conv_transpose") and kind in "iu"
+                       and input.dtype.name != "int64"):
+        raise RuntimeError(f"{fn}: not implemented for input and weight of type "
                            f"{input.dtype.name}")
     return input.ndim == n + 2
 
@@ -184,18 +202,25 @@ def _check_common(fn: str, stride: tuple[int, ...], dilation: tuple[int, ...], g
         raise RuntimeError(f"{fn}: negative padding is not supported (padding={list(padding)})")
 
 
+def _check_empty(fn: str, x: Tensor, weight: Tensor, transposed: bool) -> None:
+    """Refuse what torch refuses among empty sizes (an empty batch or channel dim is fine)."""
+    if any(k == 0 for k in weight.shape[2:]):
+        raise RuntimeError(f"{fn}: kernel size should be greater than zero, but got weight of "
+                           f"size {list(weight.shape)}")
+    if weight.shape[0] == 0 or (transposed and weight.shape[1] == 0):
+        raise RuntimeError(f"{fn}: expected a non-empty weight, but got weight of size "
+                           f"{list(weight.shape)}")
+    if x.shape[0] and x.shape[1] and 0 in x.shape[2:]:
+        raise RuntimeError(f"{fn}: only zero batch or zero channel inputs are supported, but "
+                           f"got input of size {list(x.shape)}")
+
+
 def _check_bias(fn: str, bias: Tensor | None, weight: Tensor, out_channels: int) -> None:
     if bias is not None and (bias.ndim != 1 or bias.shape[0] != out_channels):
         raise RuntimeError(
             f"{fn}: given weight of size {list(weight.shape)}, expected bias to be 1-dimensional "
             f"with {out_channels} elements, but got bias of size {list(bias.shape)} instead"
         )
-
-
-def _add_bias(out: Tensor, bias: Tensor | None, n: int) -> Tensor:
-    if bias is None:
-        return out
-    return out + bias.reshape((-1,) + (1,) * n)
 
 
 def _resolve_padding(fn: str, padding: Any, n: int, stride: tuple[int, ...],
@@ -244,6 +269,7 @@ def _conv(n: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: An
             f"input{list(x.shape)} to have {c_per_group * groups} channels, but got "
             f"{x.shape[1]} channels instead"
         )
+    _check_empty(fn, x, weight, False)
     _check_bias(fn, bias, weight, c_out)
     padded = tuple(L + lo + hi for L, (lo, hi) in zip(x.shape[2:], pairs))
     eff = tuple(d * (k - 1) + 1 for d, k in zip(dil, kernel))
@@ -254,7 +280,7 @@ def _conv(n: int, input: Tensor, weight: Tensor, bias: Tensor | None, stride: An
             "actual input size"
         )
     cfg = _Config(st, pairs, dil, int(groups))
-    out = _add_bias(_Conv.apply(x, weight, cfg, None), bias, n)
+    out = _Conv.apply(x, weight, bias, cfg, None)
     return out if batched else out.squeeze(0)
 
 
@@ -371,6 +397,7 @@ def _conv_transpose(n: int, input: Tensor, weight: Tensor, bias: Tensor | None, 
             "instead"
         )
     c_out = c_out_per_group * groups
+    _check_empty(fn, x, weight, True)
     _check_bias(fn, bias, weight, c_out)
     kernel = weight.shape[2:]
     out_spatial = transpose_output_shape(x.shape[2:], kernel, st, pad, opad, dil)
@@ -381,7 +408,7 @@ def _conv_transpose(n: int, input: Tensor, weight: Tensor, bias: Tensor | None, 
             "small"
         )
     cfg = _Config(st, tuple((p, p) for p in pad), dil, int(groups))
-    out = _add_bias(_ConvTranspose.apply(x, weight, cfg, out_spatial), bias, n)
+    out = _ConvTranspose.apply(x, weight, bias, cfg, out_spatial)
     return out if batched else out.squeeze(0)
 
 

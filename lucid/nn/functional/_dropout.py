@@ -10,6 +10,7 @@ lucid's default generator (:func:`lucid.manual_seed` makes them reproducible). T
 from __future__ import annotations
 
 import warnings
+
 import numpy as np
 
 from lucid import random

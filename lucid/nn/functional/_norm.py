@@ -23,51 +23,59 @@ __all__ = ["batch_norm", "group_norm", "layer_norm"]
 
 
 # --------------------------------------------------------------------------- core
-def _moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and biased variance over ``axes`` (kept as size-1 dims), in float64."""
-    mean = np.mean(x, axis=axes, dtype=np.float64, keepdims=True)
-    centered = x - mean
-    var = np.mean(centered * centered, axis=axes, keepdims=True)
-    return mean, var
-
-
 class _Standardize(Function):
-    """``(x - mean) * invstd`` with the statistics of ``x`` over ``axes``.
+    """``xhat = (x - mean) / sqrt(var + eps)`` with the statistics of ``x`` over ``axes``.
 
-    ``mean`` and ``invstd`` are precomputed arrays (the caller needs them for running
-    statistics); backward either reuses them or, when a graph of the gradient is being
-    recorded, recomputes them as differentiable functions of ``x``.
+    Returns ``xhat`` and the batch ``mean`` and biased ``var`` (float64, kept dims; they
+    carry no gradient). Backward uses the closed form; when a graph of the gradient is being
+    recorded it recomputes the statistics as differentiable functions of ``x`` instead.
     """
 
     _array_forward = True
 
     @staticmethod
-    def forward(ctx, x, axes, eps, mean, invstd):
+    def forward(ctx, x, axes, eps):
         dt = x.dtype
+        mean = np.mean(x, axis=axes, dtype=np.float64, keepdims=True)
+        xhat = x - mean.astype(dt)
+        var = np.mean(np.square(xhat), axis=axes, dtype=np.float64, keepdims=True)
+        invstd = (1 / np.sqrt(var + eps)).astype(dt)
+        xhat *= invstd
         ctx.save_for_backward(x)
-        ctx.axes, ctx.eps = axes, eps
-        ctx.mean, ctx.invstd = mean.astype(dt), invstd.astype(dt)
-        return (x - ctx.mean) * ctx.invstd
+        ctx.axes, ctx.eps, ctx.mean, ctx.invstd = axes, eps, mean.astype(dt), invstd
+        stats = Tensor._make(mean), Tensor._make(var)
+        ctx.mark_non_differentiable(*stats)
+        return Tensor._make(xhat), *stats
 
     @staticmethod
-    def backward(ctx, g):
-        axes = ctx.axes
+    def backward(ctx, g, _g_mean, _g_var):
         (x,) = ctx.saved_tensors
-        if is_grad_enabled():
-            centered = x - x.mean(axes, keepdim=True)
-            invstd = ((centered * centered).mean(axes, keepdim=True) + ctx.eps).rsqrt()
-            xhat = centered * invstd
-        else:
-            invstd = Tensor._make(ctx.invstd)
-            xhat = Tensor._make((x._data - ctx.mean) * ctx.invstd)
+        if not is_grad_enabled():
+            return Tensor._make(_standardize_grad(x._data, g._data, ctx)), None, None
+        axes = ctx.axes
+        centered = x - x.mean(axes, keepdim=True)
+        invstd = ((centered * centered).mean(axes, keepdim=True) + ctx.eps).rsqrt()
+        xhat = centered * invstd
         mean_g = g.mean(axes, keepdim=True)
         mean_gx = (g * xhat).mean(axes, keepdim=True)
-        return invstd * (g - mean_g - xhat * mean_gx), None, None, None, None
+        return invstd * (g - mean_g - xhat * mean_gx), None, None
+
+
+def _standardize_grad(x: np.ndarray, g: np.ndarray, ctx: Any) -> np.ndarray:
+    """``invstd * (g - mean(g) - xhat * mean(g * xhat))`` on arrays (first order)."""
+    dt, axes = x.dtype, ctx.axes
+    xhat = (x - ctx.mean) * ctx.invstd
+    mean_g = np.mean(g, axis=axes, dtype=np.float64, keepdims=True).astype(dt)
+    mean_gx = np.mean(g * xhat, axis=axes, dtype=np.float64, keepdims=True).astype(dt)
+    xhat *= mean_gx
+    gx = g - mean_g
+    gx -= xhat
+    gx *= ctx.invstd
+    return gx
 
 
 def _standardize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
-    mean, var = _moments(x._data, axes)
-    return _Standardize.apply(x, axes, eps, mean, 1 / np.sqrt(var + eps))
+    return _Standardize.apply(x, axes, eps)[0]
 
 
 def _check_args(name: str, input: Any, **tensors: Any) -> None:
@@ -190,11 +198,10 @@ def batch_norm(
     axes = (0,) + tuple(range(2, input.ndim))
     if input.numel() == 0:
         return _affine(input * 1, weight, bias, shape)
-    mean, var = _moments(input._data, axes)
+    xhat, mean, var = _Standardize.apply(input, axes, eps)
     if running_mean is not None:
-        _update_running_stats(running_mean, running_var, mean, var, momentum,
+        _update_running_stats(running_mean, running_var, mean._data, var._data, momentum,
                               input.numel() // channels)
-    xhat = _Standardize.apply(input, axes, eps, mean, 1 / np.sqrt(var + eps))
     return _affine(xhat, weight, bias, shape)
 
 

@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lucid.autograd.function import Function
 from lucid._tensor import Tensor
+from lucid.autograd.function import Function
 from lucid.kernels import pool as K
 
 __all__ = [
@@ -115,6 +115,13 @@ def _ntuple(value: Any, nd: int, name: str, fn: str) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+def _stride(stride: Any, kernel: tuple[int, ...], nd: int, fn: str) -> tuple[int, ...]:
+    """The window step: ``kernel`` when ``stride`` is None or empty, as in PyTorch."""
+    if stride is None or (isinstance(stride, (tuple, list)) and not stride):
+        return kernel
+    return _ntuple(stride, nd, "stride", fn)
+
+
 def _batched(input: Any, nd: int, fn: str) -> tuple[Tensor, bool]:
     """``(N, C, *S)`` view of ``input`` and whether a batch dim was added."""
     if not isinstance(input, Tensor):
@@ -147,8 +154,7 @@ def _max_pool(input: Tensor, nd: int, kernel_size: IntOrTuple, stride: IntOrTupl
     fn = f"max_pool{nd}d"
     x, unbatched = _batched(input, nd, fn)
     k = _ntuple(kernel_size, nd, "kernel_size", fn)
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _ntuple(
-        stride, nd, "stride", fn)
+    s = _stride(stride, k, nd, fn)
     p = _ntuple(padding, nd, "padding", fn)
     d = _ntuple(dilation, nd, "dilation", fn)
     y, indices = _MaxPool.apply(x, K.max_pool_forward, (k, s, p, d, bool(ceil_mode)))
@@ -156,18 +162,21 @@ def _max_pool(input: Tensor, nd: int, kernel_size: IntOrTuple, stride: IntOrTupl
     return (y, _unbatch(indices, unbatched)) if return_indices else y
 
 
-_MAX_POOL_DOC = """{nd}-d max pooling over the last {nd} dimension(s).
+def max_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:
+    """1-d max pooling over the last dimension.
 
     Parameters
     ----------
     input : Tensor
-        Shape ``(N, C, {dims})`` or unbatched ``(C, {dims})``.
+        Shape ``(N, C, L)`` or unbatched ``(C, L)``.
     kernel_size : int or tuple of int
         Window size.
     stride : int or tuple of int, optional
         Window step; defaults to ``kernel_size``.
     padding : int or tuple of int, default 0
-        Implicit ``-inf`` padding on both sides (at most half the effective window).
+        Implicit ``-inf`` padding on both sides (at most half the window).
     dilation : int or tuple of int, default 1
         Spacing between window elements.
     ceil_mode : bool, default False
@@ -179,33 +188,9 @@ _MAX_POOL_DOC = """{nd}-d max pooling over the last {nd} dimension(s).
     Returns
     -------
     Tensor or (Tensor, Tensor)
-        The pooled values (and int64 indices), shape ``(N, C, {outs})``, where
-        ``out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
-    """
+        The pooled values (and int64 indices), shape ``(N, C, L_out)`` with
+        ``L_out = floor((L + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
 
-
-def max_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Any:
-    return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
-
-
-def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Any:
-    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
-
-
-def max_pool3d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
-               return_indices: bool = False) -> Any:
-    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode,
-                     return_indices)
-
-
-max_pool1d.__doc__ = _MAX_POOL_DOC.format(nd=1, dims="L", outs="L_out") + """
     Examples
     --------
     >>> import lucid
@@ -213,7 +198,33 @@ max_pool1d.__doc__ = _MAX_POOL_DOC.format(nd=1, dims="L", outs="L_out") + """
     >>> F.max_pool1d(lucid.tensor([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), 2, return_indices=True)
     (tensor([[[3., 5.]]]), tensor([[[1, 3]]]))
     """
-max_pool2d.__doc__ = _MAX_POOL_DOC.format(nd=2, dims="H, W", outs="H_out, W_out") + """
+    return _max_pool(input, 1, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:
+    """2-d max pooling over the last two dimensions.
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+    kernel_size, stride, padding, dilation : int or tuple of int
+        Per-dimension window size, step (default ``kernel_size``), implicit ``-inf``
+        padding (default 0) and spacing (default 1).
+    ceil_mode : bool, default False
+        Round the output sizes up.
+    return_indices : bool, default False
+        Also return the flat index of every maximum within its ``(n, c)`` plane.
+
+    Returns
+    -------
+    Tensor or (Tensor, Tensor)
+        The pooled values (and int64 indices), shape ``(N, C, H_out, W_out)``, each size
+        given by the formula of :func:`max_pool1d`.
+
     Examples
     --------
     >>> import lucid
@@ -222,7 +233,33 @@ max_pool2d.__doc__ = _MAX_POOL_DOC.format(nd=2, dims="H, W", outs="H_out, W_out"
     tensor([[[ 5.,  7.],
              [13., 15.]]])
     """
-max_pool3d.__doc__ = _MAX_POOL_DOC.format(nd=3, dims="D, H, W", outs="D_out, H_out, W_out") + """
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool3d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Any:
+    """3-d max pooling over the last three dimensions.
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``.
+    kernel_size, stride, padding, dilation : int or tuple of int
+        Per-dimension window size, step (default ``kernel_size``), implicit ``-inf``
+        padding (default 0) and spacing (default 1).
+    ceil_mode : bool, default False
+        Round the output sizes up.
+    return_indices : bool, default False
+        Also return the flat index of every maximum within its ``(n, c)`` volume.
+
+    Returns
+    -------
+    Tensor or (Tensor, Tensor)
+        The pooled values (and int64 indices), shape ``(N, C, D_out, H_out, W_out)``, each
+        size given by the formula of :func:`max_pool1d`.
+
     Examples
     --------
     >>> import lucid
@@ -230,6 +267,8 @@ max_pool3d.__doc__ = _MAX_POOL_DOC.format(nd=3, dims="D, H, W", outs="D_out, H_o
     >>> F.max_pool3d(lucid.arange(8.0).reshape(1, 1, 2, 2, 2), 2)
     tensor([[[[[7.]]]]])
     """
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 # --------------------------------------------------------------------------- avg pooling
@@ -239,8 +278,7 @@ def _avg_pool(input: Tensor, nd: int, kernel_size: IntOrTuple, stride: IntOrTupl
     fn = f"avg_pool{nd}d"
     x, unbatched = _batched(input, nd, fn)
     k = _ntuple(kernel_size, nd, "kernel_size", fn)
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _ntuple(
-        stride, nd, "stride", fn)
+    s = _stride(stride, k, nd, fn)
     p = _ntuple(padding, nd, "padding", fn)
     if divisor_override is not None and not _is_int(divisor_override):
         raise TypeError(f"{fn}(): divisor_override must be int, not "
@@ -256,12 +294,15 @@ def _avg_pool(input: Tensor, nd: int, kernel_size: IntOrTuple, stride: IntOrTupl
     return _unbatch(_ApplyMap.apply(x, op), unbatched)
 
 
-_AVG_POOL_DOC = """{nd}-d average pooling over the last {nd} dimension(s).
+def avg_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """1-d average pooling over the last dimension.
 
     Parameters
     ----------
     input : Tensor
-        Shape ``(N, C, {dims})`` or unbatched ``(C, {dims})``.
+        Shape ``(N, C, L)`` or unbatched ``(C, L)``.
     kernel_size : int or tuple of int
         Window size.
     stride : int or tuple of int, optional
@@ -271,40 +312,14 @@ _AVG_POOL_DOC = """{nd}-d average pooling over the last {nd} dimension(s).
     ceil_mode : bool, default False
         Round the output size up.
     count_include_pad : bool, default True
-        Count the padding zeros in the divisor.{extra}
+        Count the padding zeros in the divisor.
 
     Returns
     -------
     Tensor
-        Shape ``(N, C, {outs})`` (or unbatched), with
-        ``out = floor((L + 2 * padding - kernel_size) / stride) + 1``.
-    """
-_DIVISOR_DOC = """
-    divisor_override : int, optional
-        Divide every window sum by this instead."""
+        Shape ``(N, C, L_out)`` with ``L_out = floor((L + 2 * padding - kernel_size) /
+        stride) + 1``. Integer inputs give integer averages (truncated), as in PyTorch.
 
-
-def avg_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:
-    return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
-
-
-def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> Tensor:
-    return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
-
-
-def avg_pool3d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-               divisor_override: int | None = None) -> Tensor:
-    return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
-
-
-avg_pool1d.__doc__ = _AVG_POOL_DOC.format(nd=1, dims="L", outs="L_out", extra="") + """
     Examples
     --------
     >>> import lucid
@@ -312,8 +327,34 @@ avg_pool1d.__doc__ = _AVG_POOL_DOC.format(nd=1, dims="L", outs="L_out", extra=""
     >>> F.avg_pool1d(lucid.tensor([[[1.0, 3.0, 2.0, 6.0]]]), 2)
     tensor([[[2., 4.]]])
     """
-avg_pool2d.__doc__ = _AVG_POOL_DOC.format(nd=2, dims="H, W", outs="H_out, W_out",
-                                          extra=_DIVISOR_DOC) + """
+    return _avg_pool(input, 1, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+
+
+def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """2-d average pooling over the last two dimensions.
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+    kernel_size, stride, padding : int or tuple of int
+        Per-dimension window size, step (default ``kernel_size``) and implicit zero
+        padding (default 0).
+    ceil_mode : bool, default False
+        Round the output sizes up.
+    count_include_pad : bool, default True
+        Count the padding zeros in the divisor.
+    divisor_override : int, optional
+        Divide every window sum by this instead.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N, C, H_out, W_out)``, each size given by the formula of
+        :func:`avg_pool1d`.
+
     Examples
     --------
     >>> import lucid
@@ -322,8 +363,36 @@ avg_pool2d.__doc__ = _AVG_POOL_DOC.format(nd=2, dims="H, W", outs="H_out, W_out"
     tensor([[[ 2.5000,  4.5000],
              [10.5000, 12.5000]]])
     """
-avg_pool3d.__doc__ = _AVG_POOL_DOC.format(nd=3, dims="D, H, W", outs="D_out, H_out, W_out",
-                                          extra=_DIVISOR_DOC) + """
+    return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """3-d average pooling over the last three dimensions.
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``; every spatial size must be
+        at least the window size.
+    kernel_size, stride, padding : int or tuple of int
+        Per-dimension window size, step (default ``kernel_size``) and implicit zero
+        padding (default 0).
+    ceil_mode : bool, default False
+        Round the output sizes up.
+    count_include_pad : bool, default True
+        Count the padding zeros in the divisor.
+    divisor_override : int, optional
+        Divide every window sum by this instead.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N, C, D_out, H_out, W_out)``, each size given by the formula of
+        :func:`avg_pool1d`.
+
     Examples
     --------
     >>> import lucid
@@ -331,6 +400,8 @@ avg_pool3d.__doc__ = _AVG_POOL_DOC.format(nd=3, dims="D, H, W", outs="D_out, H_o
     >>> F.avg_pool3d(lucid.arange(8.0).reshape(1, 1, 2, 2, 2), 2)
     tensor([[[[[3.5000]]]]])
     """
+    return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
 
 
 # --------------------------------------------------------------------------- adaptive
@@ -381,66 +452,50 @@ def _adaptive_max_pool(input: Tensor, nd: int, output_size: Any, return_indices:
     return (y, _unbatch(indices, unbatched)) if return_indices else y
 
 
-_ADAPTIVE_DOC = """{nd}-d adaptive {kind} pooling to a fixed output size.
+def adaptive_avg_pool1d(input: Tensor, output_size: IntOrTuple) -> Tensor:
+    """1-d adaptive average pooling to a fixed length.
 
-    Output position ``i`` of a dimension of length ``L`` pools the window
+    Output position ``i`` of a dimension of length ``L`` averages the window
     ``[floor(i * L / out), ceil((i + 1) * L / out))``.
 
     Parameters
     ----------
     input : Tensor
-        Shape ``(N, C, {dims})`` or unbatched ``(C, {dims})``.
-    output_size : int or tuple of (int or None)
-        Target size; ``None`` keeps that dimension's input size.{extra}
+        Shape ``(N, C, L)`` or unbatched ``(C, L)``.
+    output_size : int or tuple of one int
+        Target length.
 
     Returns
     -------
-    {ret}
+    Tensor
+        Shape ``(N, C, output_size)`` (or unbatched).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.adaptive_avg_pool1d(lucid.arange(6.0).reshape(1, 1, 6), 4)
+    tensor([[[0.5000, 1.5000, 3.5000, 4.5000]]])
     """
-_INDICES_DOC = """
-    return_indices : bool, default False
-        Also return the flat index of every maximum within its ``(n, c)`` plane."""
-
-
-def adaptive_avg_pool1d(input: Tensor, output_size: IntOrTuple) -> Tensor:
     return _adaptive_avg_pool(input, 1, output_size)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
-    return _adaptive_avg_pool(input, 2, output_size)
+    """2-d adaptive average pooling to a fixed size (windows as in
+    :func:`adaptive_avg_pool1d`, per dimension).
 
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+    output_size : int or tuple of (int or None)
+        Target ``(H_out, W_out)``; ``None`` keeps that dimension's input size.
 
-def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
-    return _adaptive_avg_pool(input, 3, output_size)
+    Returns
+    -------
+    Tensor
+        Shape ``(N, C, H_out, W_out)`` (or unbatched).
 
-
-def adaptive_max_pool1d(input: Tensor, output_size: IntOrTuple,
-                        return_indices: bool = False) -> Any:
-    return _adaptive_max_pool(input, 1, output_size, return_indices)
-
-
-def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    return _adaptive_max_pool(input, 2, output_size, return_indices)
-
-
-def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
-    return _adaptive_max_pool(input, 3, output_size, return_indices)
-
-
-_AVG_RET = "Tensor\n        Shape ``(N, C, *output_size)`` (or unbatched)."
-_MAX_RET = ("Tensor or (Tensor, Tensor)\n        Pooled values (and int64 indices), shape "
-            "``(N, C, *output_size)`` (or unbatched).")
-for _f, _nd, _kind in ((adaptive_avg_pool1d, 1, "average"), (adaptive_avg_pool2d, 2, "average"),
-                       (adaptive_avg_pool3d, 3, "average"), (adaptive_max_pool1d, 1, "max"),
-                       (adaptive_max_pool2d, 2, "max"), (adaptive_max_pool3d, 3, "max")):
-    _f.__doc__ = _ADAPTIVE_DOC.format(
-        nd=_nd, kind=_kind, dims=("L", "H, W", "D, H, W")[_nd - 1],
-        extra=_INDICES_DOC if _kind == "max" else "",
-        ret=_MAX_RET if _kind == "max" else _AVG_RET,
-    )
-del _f, _nd, _kind
-
-adaptive_avg_pool2d.__doc__ += """
     Examples
     --------
     >>> import lucid
@@ -450,7 +505,82 @@ adaptive_avg_pool2d.__doc__ += """
     >>> F.adaptive_avg_pool2d(lucid.ones(2, 3, 7, 9), (2, None)).shape
     (2, 3, 2, 9)
     """
-adaptive_max_pool2d.__doc__ += """
+    return _adaptive_avg_pool(input, 2, output_size)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: Any) -> Tensor:
+    """3-d adaptive average pooling to a fixed size (windows as in
+    :func:`adaptive_avg_pool1d`, per dimension).
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``.
+    output_size : int or tuple of (int or None)
+        Target ``(D_out, H_out, W_out)``; ``None`` keeps that dimension's input size.
+
+    Returns
+    -------
+    Tensor
+        Shape ``(N, C, D_out, H_out, W_out)`` (or unbatched).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.adaptive_avg_pool3d(lucid.ones(1, 2, 4, 5, 6), (2, None, 3)).shape
+    (1, 2, 2, 5, 3)
+    """
+    return _adaptive_avg_pool(input, 3, output_size)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: IntOrTuple,
+                        return_indices: bool = False) -> Any:
+    """1-d adaptive max pooling to a fixed length (windows as in
+    :func:`adaptive_avg_pool1d`).
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, L)`` or unbatched ``(C, L)``.
+    output_size : int or tuple of one int
+        Target length.
+    return_indices : bool, default False
+        Also return the index of every maximum within its ``(n, c)`` row.
+
+    Returns
+    -------
+    Tensor or (Tensor, Tensor)
+        Pooled values (and int64 indices), shape ``(N, C, output_size)`` (or unbatched).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.adaptive_max_pool1d(lucid.tensor([[4.0, 1.0, 4.0, 2.0, 7.0]]), 2, True)
+    (tensor([[4., 7.]]), tensor([[0, 4]]))
+    """
+    return _adaptive_max_pool(input, 1, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """2-d adaptive max pooling to a fixed size (windows as in
+    :func:`adaptive_avg_pool1d`, per dimension).
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+    output_size : int or tuple of (int or None)
+        Target ``(H_out, W_out)``; ``None`` keeps that dimension's input size.
+    return_indices : bool, default False
+        Also return the flat index of every maximum within its ``(n, c)`` plane.
+
+    Returns
+    -------
+    Tensor or (Tensor, Tensor)
+        Pooled values (and int64 indices), shape ``(N, C, H_out, W_out)`` (or unbatched).
+
     Examples
     --------
     >>> import lucid
@@ -460,3 +590,33 @@ adaptive_max_pool2d.__doc__ += """
               [13., 15.]]]]), tensor([[[[ 5,  7],
               [13, 15]]]]))
     """
+    return _adaptive_max_pool(input, 2, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size: Any, return_indices: bool = False) -> Any:
+    """3-d adaptive max pooling to a fixed size (windows as in
+    :func:`adaptive_avg_pool1d`, per dimension).
+
+    Parameters
+    ----------
+    input : Tensor
+        Shape ``(N, C, D, H, W)`` or unbatched ``(C, D, H, W)``.
+    output_size : int or tuple of (int or None)
+        Target ``(D_out, H_out, W_out)``; ``None`` keeps that dimension's input size.
+    return_indices : bool, default False
+        Also return the flat index of every maximum within its ``(n, c)`` volume.
+
+    Returns
+    -------
+    Tensor or (Tensor, Tensor)
+        Pooled values (and int64 indices), shape ``(N, C, D_out, H_out, W_out)`` (or
+        unbatched).
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.adaptive_max_pool3d(lucid.arange(8.0).reshape(1, 1, 2, 2, 2), 1)
+    tensor([[[[[7.]]]]])
+    """
+    return _adaptive_max_pool(input, 3, output_size, return_indices)

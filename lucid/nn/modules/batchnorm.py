@@ -20,7 +20,12 @@ from lucid.nn import init
 from lucid.nn.modules.lazy import LazyModuleMixin
 from lucid.nn.modules.linear import _param_dtype
 from lucid.nn.modules.module import Module
-from lucid.nn.parameter import Parameter, UninitializedBuffer, UninitializedParameter
+from lucid.nn.parameter import (
+    Parameter,
+    UninitializedBuffer,
+    UninitializedParameter,
+    is_lazy,
+)
 
 __all__ = [
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -129,7 +134,8 @@ def _expect_dims(input: Tensor, dims: tuple[int, ...]) -> None:
         raise ValueError(f"expected {wanted} input (got {input.ndim}D input)")
 
 
-_DOC = """Batch normalization over {what}.
+class BatchNorm1d(_NormBase):
+    """Batch normalization over ``(N, C)`` or ``(N, C, L)`` inputs.
 
     ``y = (x - mean) / sqrt(var + eps) * weight + bias`` per channel, with the batch
     statistics in training mode (then folded into the running estimates) and the running
@@ -158,59 +164,125 @@ _DOC = """Batch normalization over {what}.
     Attributes
     ----------
     running_mean, running_var : Tensor or None
-        Buffers of shape ``(C,)`` (initialised to 0 and 1).
+        Buffers of shape ``(C,)``, initialised to 0 and 1.
     num_batches_tracked : Tensor or None
         int64 buffer counting the training batches seen.
 
     Shape
     -----
-    {shape}
+    ``(N, C)`` or ``(N, C, L)``; the output has the input's shape.
 
     Examples
     --------
     >>> import lucid
     >>> import lucid.nn as nn
-    {example}
-    """
-
-
-class BatchNorm1d(_NormBase):
-    def _check_input_dim(self, input: Tensor) -> None:
-        _expect_dims(input, (2, 3))
-
-
-class BatchNorm2d(_NormBase):
-    def _check_input_dim(self, input: Tensor) -> None:
-        _expect_dims(input, (4,))
-
-
-class BatchNorm3d(_NormBase):
-    def _check_input_dim(self, input: Tensor) -> None:
-        _expect_dims(input, (5,))
-
-
-BatchNorm1d.__doc__ = _DOC.format(
-    what="2-d ``(N, C)`` or 3-d ``(N, C, L)`` inputs",
-    shape="``(N, C)`` or ``(N, C, L)``; the output has the input's shape.",
-    example=""">>> m = nn.BatchNorm1d(100)
+    >>> m = nn.BatchNorm1d(100)
     >>> m(lucid.randn(20, 100)).shape
     (20, 100)
     >>> m
     BatchNorm1d(100, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
     >>> int(m.num_batches_tracked)
-    1""")
-BatchNorm2d.__doc__ = _DOC.format(
-    what="4-d ``(N, C, H, W)`` inputs",
-    shape="``(N, C, H, W)``; the output has the input's shape.",
-    example=""">>> m = nn.BatchNorm2d(3, affine=False)
+    1
+    """
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        _expect_dims(input, (2, 3))
+
+
+class BatchNorm2d(_NormBase):
+    """Batch normalization over ``(N, C, H, W)`` inputs (statistics per channel over the
+    batch and both spatial dimensions; see :class:`BatchNorm1d`).
+
+    Parameters
+    ----------
+    num_features : int
+        Number of channels ``C``.
+    eps : float, default 1e-5
+        Added to the variance for numerical stability.
+    momentum : float or None, default 0.1
+        Weight of each new batch in the running estimates; ``None`` for a cumulative
+        average.
+    affine : bool, default True
+        Learn a per-channel ``weight`` (init 1) and ``bias`` (init 0).
+    track_running_stats : bool, default True
+        Keep running estimates; without them batch statistics are used in both modes.
+    device : str or lucid.device, optional
+        Only the CPU is available.
+    dtype : lucid.dtype, optional
+        Floating-point dtype of parameters and running statistics.
+    bias : bool, default True
+        Learn the bias (with ``affine``).
+
+    Attributes
+    ----------
+    running_mean, running_var : Tensor or None
+        Buffers of shape ``(C,)``, initialised to 0 and 1.
+    num_batches_tracked : Tensor or None
+        int64 buffer counting the training batches seen.
+
+    Shape
+    -----
+    ``(N, C, H, W)``; the output has the input's shape.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> m = nn.BatchNorm2d(3, affine=False)
     >>> y = m(lucid.randn(8, 3, 4, 4) * 5 + 2)
     >>> bool(abs(y.mean()) < 1e-5)
-    True""")
-BatchNorm3d.__doc__ = _DOC.format(
-    what="5-d ``(N, C, D, H, W)`` inputs",
-    shape="``(N, C, D, H, W)``; the output has the input's shape.",
-    example=""">>> nn.BatchNorm3d(4)(lucid.randn(2, 4, 3, 3, 3)).shape
-    (2, 4, 3, 3, 3)""")
+    True
+    """
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        _expect_dims(input, (4,))
+
+
+class BatchNorm3d(_NormBase):
+    """Batch normalization over ``(N, C, D, H, W)`` inputs (statistics per channel over the
+    batch and the three spatial dimensions; see :class:`BatchNorm1d`).
+
+    Parameters
+    ----------
+    num_features : int
+        Number of channels ``C``.
+    eps : float, default 1e-5
+        Added to the variance for numerical stability.
+    momentum : float or None, default 0.1
+        Weight of each new batch in the running estimates; ``None`` for a cumulative
+        average.
+    affine : bool, default True
+        Learn a per-channel ``weight`` (init 1) and ``bias`` (init 0).
+    track_running_stats : bool, default True
+        Keep running estimates; without them batch statistics are used in both modes.
+    device : str or lucid.device, optional
+        Only the CPU is available.
+    dtype : lucid.dtype, optional
+        Floating-point dtype of parameters and running statistics.
+    bias : bool, default True
+        Learn the bias (with ``affine``).
+
+    Attributes
+    ----------
+    running_mean, running_var : Tensor or None
+        Buffers of shape ``(C,)``, initialised to 0 and 1.
+    num_batches_tracked : Tensor or None
+        int64 buffer counting the training batches seen.
+
+    Shape
+    -----
+    ``(N, C, D, H, W)``; the output has the input's shape.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> nn.BatchNorm3d(4)(lucid.randn(2, 4, 3, 3, 3)).shape
+    (2, 4, 3, 3, 3)
+    """
+
+    def _check_input_dim(self, input: Tensor) -> None:
+        _expect_dims(input, (5,))
 
 
 class _LazyNormBase(LazyModuleMixin, _NormBase):
@@ -255,14 +327,15 @@ class _LazyNormBase(LazyModuleMixin, _NormBase):
                         missing_keys: list[str], unexpected_keys: list[str],
                         error_msgs: list[str]) -> None:
         """Take ``num_features`` from a checkpoint's per-channel tensors before loading."""
-        sizes = {tuple(v.shape) for k in ("weight", "bias", "running_mean", "running_var")
-                 if isinstance(v := state_dict.get(prefix + k), Tensor)
-                 and not isinstance(v, (UninitializedParameter, UninitializedBuffer))}
+        sizes = set()
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            value = state_dict.get(prefix + name)
+            if isinstance(value, Tensor) and not is_lazy(value):
+                sizes.add(tuple(value.shape))
         if len(sizes) > 1 or any(len(s) != 1 for s in sizes):
             error_msgs.append(
-                f"size mismatch for {prefix[:-1] or 'the module'}: the checkpoint's weight, bias "
-                f"and running statistics of {type(self).__name__} must be vectors of one length, "
-                f"got shapes {sorted(sizes)}"
+                f"size mismatch in {type(self).__name__} at '{prefix}': weight, bias and running "
+                f"statistics must be vectors of one length, got shapes {sorted(sizes)}"
             )
             return
         if sizes:
@@ -271,46 +344,82 @@ class _LazyNormBase(LazyModuleMixin, _NormBase):
                                 unexpected_keys, error_msgs)
 
 
-_LAZY_DOC = """A :class:`{eager}` that infers ``num_features`` from ``input.shape[1]`` at the
-    first call (or from a loaded ``state_dict``).
+class LazyBatchNorm1d(_LazyNormBase, BatchNorm1d):
+    """A :class:`BatchNorm1d` that infers ``num_features`` from ``input.shape[1]`` at the first
+    call (or from a loaded ``state_dict``).
 
     Until then ``weight`` / ``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
-    running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders (materialized in
-    place); afterwards the module becomes a :class:`{eager}`.
+    running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders, materialized in
+    place; afterwards the module is a :class:`BatchNorm1d`.
 
     Parameters
     ----------
     eps, momentum, affine, track_running_stats, device, dtype, bias
-        As for :class:`{eager}`.
+        As for the eager layer.
 
     Examples
     --------
     >>> import lucid
     >>> import lucid.nn as nn
-    >>> m = nn.{name}()
-    >>> m({input}).shape
-    {shape}
+    >>> m = nn.LazyBatchNorm1d()
+    >>> m(lucid.randn(4, 3)).shape
+    (4, 3)
     >>> type(m).__name__, m.num_features
-    ('{eager}', 3)
+    ('BatchNorm1d', 3)
     """
 
-
-class LazyBatchNorm1d(_LazyNormBase, BatchNorm1d):
     cls_to_become = BatchNorm1d
 
 
 class LazyBatchNorm2d(_LazyNormBase, BatchNorm2d):
+    """A :class:`BatchNorm2d` that infers ``num_features`` from ``input.shape[1]`` at the first
+    call (or from a loaded ``state_dict``).
+
+    Until then ``weight`` / ``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
+    running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders, materialized in
+    place; afterwards the module is a :class:`BatchNorm2d`.
+
+    Parameters
+    ----------
+    eps, momentum, affine, track_running_stats, device, dtype, bias
+        As for the eager layer.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> m = nn.LazyBatchNorm2d()
+    >>> m(lucid.randn(4, 3, 2, 2)).shape
+    (4, 3, 2, 2)
+    >>> type(m).__name__, m.num_features
+    ('BatchNorm2d', 3)
+    """
+
     cls_to_become = BatchNorm2d
 
 
 class LazyBatchNorm3d(_LazyNormBase, BatchNorm3d):
+    """A :class:`BatchNorm3d` that infers ``num_features`` from ``input.shape[1]`` at the first
+    call (or from a loaded ``state_dict``).
+
+    Until then ``weight`` / ``bias`` are :class:`~lucid.nn.UninitializedParameter` and the
+    running statistics :class:`~lucid.nn.UninitializedBuffer` placeholders, materialized in
+    place; afterwards the module is a :class:`BatchNorm3d`.
+
+    Parameters
+    ----------
+    eps, momentum, affine, track_running_stats, device, dtype, bias
+        As for the eager layer.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn as nn
+    >>> m = nn.LazyBatchNorm3d()
+    >>> m(lucid.randn(2, 3, 2, 2, 2)).shape
+    (2, 3, 2, 2, 2)
+    >>> type(m).__name__, m.num_features
+    ('BatchNorm3d', 3)
+    """
+
     cls_to_become = BatchNorm3d
-
-
-LazyBatchNorm1d.__doc__ = _LAZY_DOC.format(eager="BatchNorm1d", name="LazyBatchNorm1d",
-                                           input="lucid.randn(4, 3)", shape="(4, 3)")
-LazyBatchNorm2d.__doc__ = _LAZY_DOC.format(eager="BatchNorm2d", name="LazyBatchNorm2d",
-                                           input="lucid.randn(4, 3, 2, 2)", shape="(4, 3, 2, 2)")
-LazyBatchNorm3d.__doc__ = _LAZY_DOC.format(eager="BatchNorm3d", name="LazyBatchNorm3d",
-                                           input="lucid.randn(2, 3, 2, 2, 2)",
-                                           shape="(2, 3, 2, 2, 2)")

@@ -26,6 +26,14 @@ def _float_dtype(dtype: D.DTypeLike) -> np.dtype:
     return D.as_dtype(dtype).np if dtype is not None else D.get_default_dtype().np
 
 
+def _sample_dtype(dtype: D.DTypeLike, fn: str) -> np.dtype:
+    dt = _float_dtype(dtype)
+    if dt.kind not in "fc":
+        raise RuntimeError(f"{fn}(): expected a floating point or complex dtype, got "
+                           f"{D.as_dtype(dtype)}")
+    return dt
+
+
 def tensor(data: Any, dtype: D.DTypeLike = None, device: DeviceLike = None,
            requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data``.
@@ -112,23 +120,27 @@ def _like(x: Tensor, dtype: D.DTypeLike) -> tuple[tuple[int, ...], Any]:
 
 def zeros_like(x: Tensor, dtype: D.DTypeLike = None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
+    """Zeros with ``x``'s shape (and dtype unless given)."""
     shape, dt = _like(x, dtype)
     return zeros(shape, dtype=dt, device=device, requires_grad=requires_grad)
 
 
 def ones_like(x: Tensor, dtype: D.DTypeLike = None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    """Ones with ``x``'s shape (and dtype unless given)."""
     shape, dt = _like(x, dtype)
     return ones(shape, dtype=dt, device=device, requires_grad=requires_grad)
 
 
 def empty_like(x: Tensor, dtype: D.DTypeLike = None, device: DeviceLike = None,
                requires_grad: bool = False) -> Tensor:
+    """An uninitialised tensor with ``x``'s shape (lucid fills it with zeros)."""
     return zeros_like(x, dtype, device, requires_grad)
 
 
 def full_like(x: Tensor, fill_value: Any, dtype: D.DTypeLike = None, device: DeviceLike = None,
               requires_grad: bool = False) -> Tensor:
+    """A tensor of ``x``'s shape filled with ``fill_value``."""
     shape, dt = _like(x, dtype)
     return full(shape, fill_value, dtype=dt, device=device, requires_grad=requires_grad)
 
@@ -166,6 +178,7 @@ def linspace(start: float, end: float, steps: int, dtype: D.DTypeLike = None,
 
 def logspace(start: float, end: float, steps: int, base: float = 10.0,
              dtype: D.DTypeLike = None, device: DeviceLike = None) -> Tensor:
+    """``steps`` values ``base ** linspace(start, end, steps)``."""
     arr = (base ** np.linspace(start, end, steps)).astype(_float_dtype(dtype))
     return _finish(arr, False, device)
 
@@ -181,8 +194,9 @@ def eye(n: int, m: int | None = None, dtype: D.DTypeLike = None, device: DeviceL
 def rand(*size: Any, generator: Generator | None = None, dtype: D.DTypeLike = None,
          device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on ``[0, 1)``."""
-    shape = _sizes(size)
-    arr = rng(generator).random(shape).astype(_float_dtype(dtype))
+    dt = _sample_dtype(dtype, "rand")
+    arr = rng(generator).random(_sizes(size))
+    arr = (arr + 1j * rng(generator).random(arr.shape) if dt.kind == "c" else arr).astype(dt)
     return _finish(arr, requires_grad, device)
 
 
@@ -190,7 +204,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: D.DTypeLike = N
           device: DeviceLike = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
     shape = _sizes(size)
-    dt = _float_dtype(dtype)
+    dt = _sample_dtype(dtype, "randn")
     g = rng(generator)
     if dt.kind == "c":
         real = g.standard_normal(shape) / np.sqrt(2)
@@ -221,14 +235,17 @@ def randint(low: int, high: int | None = None, size: Any = None,
 
 
 def rand_like(x: Tensor, dtype: D.DTypeLike = None, **kw: Any) -> Tensor:
+    """Uniform samples on ``[0, 1)`` with ``x``'s shape and dtype."""
     return rand(x.shape, dtype=dtype if dtype is not None else x.dtype, **kw)
 
 
 def randn_like(x: Tensor, dtype: D.DTypeLike = None, **kw: Any) -> Tensor:
+    """Standard normal samples with ``x``'s shape and dtype."""
     return randn(x.shape, dtype=dtype if dtype is not None else x.dtype, **kw)
 
 
 def randint_like(x: Tensor, low: int, high: int | None = None, **kw: Any) -> Tensor:
+    """Random integers in ``[low, high)`` with ``x``'s shape and dtype."""
     return randint(low, high, x.shape, dtype=kw.pop("dtype", x.dtype), **kw)
 
 
@@ -240,9 +257,11 @@ def randperm(n: int, generator: Generator | None = None, dtype: D.DTypeLike = No
 
 
 def normal(mean: float, std: float, size: Any, generator: Generator | None = None,
-           dtype: D.DTypeLike = None) -> Tensor:
+           dtype: D.DTypeLike = None, device: DeviceLike = None,
+           requires_grad: bool = False) -> Tensor:
+    """Samples from ``N(mean, std**2)`` of the given size."""
     arr = rng(generator).normal(mean, std, _sizes((size,) if isinstance(size, int) else size))
-    return Tensor._make(arr.astype(_float_dtype(dtype)))
+    return _finish(arr.astype(_float_dtype(dtype)), requires_grad, device)
 
 
 def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor:
@@ -253,6 +272,7 @@ def bernoulli(p: Tensor, generator: Generator | None = None) -> Tensor:
 
 def multinomial(probs: Tensor, num_samples: int, replacement: bool = False,
                 generator: Generator | None = None) -> Tensor:
+    """``num_samples`` indices drawn from each row of the (unnormalised) ``probs``."""
     g = rng(generator)
     p = probs._data.astype(np.float64)
     rows = p.reshape(-1, p.shape[-1])

@@ -110,6 +110,7 @@ class _Formatter:
             self.max_width = max(self.max_width, width)
 
     def format(self, value: Any) -> str:
+        """One value, right-aligned to the common width."""
         if self.floating:
             p = PRINT_OPTS.precision
             if self.sci_mode:

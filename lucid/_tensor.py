@@ -45,6 +45,7 @@ class _RemovableHandle:
         self.id = _RemovableHandle._next_id
 
     def remove(self) -> None:
+        """Unregister the hook."""
         self._store.pop(self.id, None)
 
     def __enter__(self) -> _RemovableHandle:
@@ -171,6 +172,7 @@ class Tensor:
 
     @property
     def is_cuda(self) -> bool:
+        """Always False: lucid runs on the CPU."""
         return False
 
     @property
@@ -232,12 +234,14 @@ class Tensor:
 
     @property
     def real(self) -> Tensor:
+        """The real part (``self`` for real tensors)."""
         from lucid._ops.elementwise import real
 
         return real(self)
 
     @property
     def imag(self) -> Tensor:
+        """The imaginary part of a complex tensor."""
         from lucid._ops.elementwise import imag
 
         return imag(self)
@@ -263,12 +267,15 @@ class Tensor:
         return self._data.itemsize
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point type."""
         return self._data.dtype.kind == "f"
 
     def is_complex(self) -> bool:
+        """Whether the dtype is a complex type."""
         return self._data.dtype.kind == "c"
 
     def is_contiguous(self) -> bool:
+        """Whether the data is laid out C-contiguously in memory."""
         return bool(self._data.flags.c_contiguous)
 
     def item(self) -> Any:
@@ -479,6 +486,7 @@ class Tensor:
         return cast(self, D.as_dtype(dtype))
 
     def cpu(self) -> Tensor:
+        """``self``: the data already lives on the CPU."""
         return self
 
     def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
@@ -493,33 +501,43 @@ class Tensor:
         return self.to(D.as_dtype(dtype))
 
     def float(self) -> Tensor:
+        """``self`` as float32."""
         return self.to(D.float32)
 
     def double(self) -> Tensor:
+        """``self`` as float64."""
         return self.to(D.float64)
 
     def half(self) -> Tensor:
+        """``self`` as float16."""
         return self.to(D.float16)
 
     def long(self) -> Tensor:
+        """``self`` as int64."""
         return self.to(D.int64)
 
     def int(self) -> Tensor:
+        """``self`` as int32."""
         return self.to(D.int32)
 
     def short(self) -> Tensor:
+        """``self`` as int16."""
         return self.to(D.int16)
 
     def byte(self) -> Tensor:
+        """``self`` as uint8."""
         return self.to(D.uint8)
 
     def bool(self) -> Tensor:
+        """``self`` as bool."""
         return self.to(D.bool)
 
     def cfloat(self) -> Tensor:
+        """``self`` as complex64."""
         return self.to(D.complex64)
 
     def cdouble(self) -> Tensor:
+        """``self`` as complex128."""
         return self.to(D.complex128)
 
 

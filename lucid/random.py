@@ -36,17 +36,21 @@ class Generator:
         return self
 
     def initial_seed(self) -> int:
+        """The seed the generator was last seeded with."""
         return self._seed
 
     def seed(self) -> int:
+        """Seed the default generator from fresh entropy; returns the seed."""
         s = int(np.random.SeedSequence().entropy) & (2**63 - 1)
         self.manual_seed(s)
         return s
 
     def get_state(self) -> dict:
+        """The generator's state (a dict)."""
         return self.rng.bit_generator.state
 
     def set_state(self, state: dict) -> Generator:
+        """Restore a state from :meth:`get_state`; returns ``self``."""
         self.rng.bit_generator.state = state
         return self
 
@@ -60,18 +64,22 @@ def manual_seed(seed: int) -> Generator:
 
 
 def seed() -> int:
+    """Seed the default generator from fresh entropy; returns the seed."""
     return default_generator.seed()
 
 
 def initial_seed() -> int:
+    """The seed the generator was last seeded with."""
     return default_generator.initial_seed()
 
 
 def get_rng_state() -> dict:
+    """The default generator's state (for :func:`set_rng_state`)."""
     return default_generator.get_state()
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the default generator's state."""
     default_generator.set_state(state)
 
 

@@ -43,7 +43,7 @@ def _broadcasting(fn: type[Function], *args: Any, **kwargs: Any) -> Tensor:
 
 
 def _save_shapes(ctx: Any, a: Any, b: Any) -> None:
-    ctx.shapes = (shape_of(a), shape_of(b))
+    ctx.shapes = (a.shape, b.shape)  # arrays or NumPy scalars (promote made both)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -92,6 +92,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    """``a * b``."""
+
     _array_forward = True
 
     @staticmethod
@@ -112,6 +114,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    """``a / b``."""
+
     _array_forward = True
 
     @staticmethod
@@ -133,6 +137,8 @@ class Div(Function):
 
 
 class Pow(Function):
+    """``a ** b``."""
+
     _array_forward = True
 
     @staticmethod
@@ -201,6 +207,8 @@ def _check_int_zero(a: Any, b: Any, what: str) -> None:
 
 
 class Remainder(Function):
+    """``a % b`` (the sign of the divisor)."""
+
     _array_forward = True
 
     @staticmethod
@@ -236,6 +244,8 @@ def add(a: Any, b: Any, alpha: Any = 1) -> Tensor:
     tensor([1.5000, 2.5000])
     """
     a, b = promote(a, b)
+    if alpha == 1:
+        return _broadcasting(Add, a, b)
     return _broadcasting(Add, a, b, alpha=_check_alpha(a, b, alpha))
 
 
@@ -247,6 +257,8 @@ def sub(a: Any, b: Any, alpha: Any = 1) -> Tensor:
             "Use the `^` or `logical_xor()` operator instead."
         )
     a, b = promote(a, b)
+    if alpha == 1:
+        return _broadcasting(Sub, a, b)
     return _broadcasting(Sub, a, b, alpha=_check_alpha(a, b, alpha))
 
 
@@ -256,8 +268,6 @@ def _is_bool(x: Any) -> bool:
 
 def _check_alpha(a: Any, b: Any, alpha: Any) -> Any:
     """``alpha`` as a number of the operation's dtype (floats refused for integers)."""
-    if alpha == 1:
-        return 1
     kind = np.asarray(_raw(a) if isinstance(a, Tensor) else _raw(b)).dtype.kind
     if kind in "biu" and isinstance(alpha, (float, complex, np.floating)):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
@@ -571,6 +581,8 @@ clip = clamp
 
 
 class Where(Function):
+    """``where(c, a, b)``."""
+
     _array_forward = True
 
     @staticmethod
@@ -647,6 +659,8 @@ def cast(x: Tensor, dt: D.dtype) -> Tensor:
 
 
 class Real(Function):
+    """The real part of a complex tensor."""
+
     _array_forward = True
 
     @staticmethod
@@ -659,6 +673,8 @@ class Real(Function):
 
 
 class Imag(Function):
+    """The imaginary part of a complex tensor."""
+
     _array_forward = True
 
     @staticmethod
@@ -749,14 +765,17 @@ def bitwise_not(x: Tensor) -> Tensor:
 
 
 def isnan(x: Tensor) -> Tensor:
+    """Where the values are NaN (a bool tensor)."""
     return Tensor._make(np.asarray(np.isnan(x._data)))
 
 
 def isinf(x: Tensor) -> Tensor:
+    """Where the values are infinite (a bool tensor)."""
     return Tensor._make(np.asarray(np.isinf(x._data)))
 
 
 def isfinite(x: Tensor) -> Tensor:
+    """Where the values are finite (a bool tensor)."""
     return Tensor._make(np.asarray(np.isfinite(x._data)))
 
 

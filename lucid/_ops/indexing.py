@@ -125,6 +125,8 @@ def _node_name(key: tuple[Any, ...]) -> str:
 
 
 class GetItem(Function):
+    """``x[key]``."""
+
     _array_forward = True
 
     @staticmethod
@@ -241,6 +243,8 @@ def setitem(x: Tensor, key: Any, value: Any) -> None:
 
 
 class Gather(Function):
+    """PyTorch's ``gather``."""
+
     _array_forward = True
 
     @staticmethod
@@ -254,6 +258,8 @@ class Gather(Function):
 
 
 class ScatterAdd(Function):
+    """Add into zeros at indices along a dim (the adjoint of :class:`Gather`)."""
+
     _array_forward = True
 
     @staticmethod

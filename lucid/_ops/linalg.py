@@ -13,6 +13,8 @@ _NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0"}
 
 
 class MatMul(Function):
+    """Matrix product with broadcasting batch dims."""
+
     _array_forward = True
 
     @staticmethod

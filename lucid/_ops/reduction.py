@@ -43,6 +43,8 @@ def _floating(x: Tensor, fn: str) -> None:
 
 # --------------------------------------------------------------------------- sum / mean
 class Sum(Function):
+    """Sum over dims."""
+
     _array_forward = True
 
     @staticmethod
@@ -79,6 +81,8 @@ def sum(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) ->
 
 
 class Mean(Function):
+    """Mean over dims."""
+
     _array_forward = True
 
     @staticmethod
@@ -103,6 +107,8 @@ def mean(x: Tensor, dim: Any = None, keepdim: bool = False, dtype: Any = None) -
 
 # --------------------------------------------------------------------------- var / std
 class Var(Function):
+    """Variance (or standard deviation) over dims."""
+
     _array_forward = True
 
     @staticmethod
@@ -178,6 +184,8 @@ def std(x: Tensor, dim: Any = None, unbiased: bool | None = None, keepdim: bool 
 
 # --------------------------------------------------------------------------- prod
 class Prod(Function):
+    """Product over one dim or all."""
+
     _array_forward = True
 
     @staticmethod
@@ -375,6 +383,8 @@ def _argext(x: Tensor, dim: int | None, keepdim: bool, is_max: bool) -> Tensor:
 
 # --------------------------------------------------------------------------- logsumexp
 class Logsumexp(Function):
+    """``log(sum(exp(x)))`` over dims."""
+
     _array_forward = True
 
     @staticmethod
@@ -408,6 +418,8 @@ def logsumexp(x: Tensor, dim: Any, keepdim: bool = False) -> Tensor:
 
 # --------------------------------------------------------------------------- softmax
 class Softmax(Function):
+    """softmax / log_softmax along one dim."""
+
     _array_forward = True
 
     @staticmethod
@@ -465,6 +477,8 @@ def log_softmax(x: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:
 
 # --------------------------------------------------------------------------- scans / logic
 class Cumsum(Function):
+    """Cumulative sum along one dim."""
+
     _array_forward = True
 
     @staticmethod

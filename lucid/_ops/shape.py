@@ -114,10 +114,12 @@ def view(x: Tensor, *shape: Any) -> Tensor:
 
 
 def view_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x`` viewed with ``other``'s shape."""
     return view(x, other.shape)
 
 
 def reshape_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x`` reshaped to ``other``'s shape."""
     return reshape(x, other.shape)
 
 
@@ -165,6 +167,8 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 # --------------------------------------------------------------------------- permutations
 class Permute(Function):
+    """Reordered dimensions (a view)."""
+
     _array_forward = True
 
     @staticmethod
@@ -227,6 +231,8 @@ def movedim(x: Tensor, source: Any, destination: Any) -> Tensor:
 
 # --------------------------------------------------------------------------- expand
 class Expand(Function):
+    """Broadcast to a larger shape (a view)."""
+
     _array_forward = True
 
     @staticmethod
@@ -275,11 +281,14 @@ def broadcast_to(x: Tensor, shape: Sequence[int]) -> Tensor:
 
 
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    """``x`` expanded to ``other``'s shape."""
     return expand(x, other.shape)
 
 
 # --------------------------------------------------------------------------- copies
 class Contiguous(Function):
+    """A C-contiguous copy."""
+
     _array_forward = True
 
     @staticmethod
@@ -298,6 +307,8 @@ def contiguous(x: Tensor) -> Tensor:
 
 
 class Clone(Function):
+    """A copy of the data."""
+
     _array_forward = True
 
     @staticmethod
@@ -316,6 +327,8 @@ def clone(x: Tensor) -> Tensor:
 
 # --------------------------------------------------------------------------- joins
 class Cat(Function):
+    """Join along an existing dim."""
+
     _array_forward = True
 
     @staticmethod
@@ -384,6 +397,8 @@ concatenate = concat = cat
 
 
 class Stack(Function):
+    """Join along a new dim."""
+
     _array_forward = True
 
     @staticmethod
@@ -485,6 +500,8 @@ def select(x: Tensor, dim: int, index: int) -> Tensor:
 
 # --------------------------------------------------------------------------- reorders
 class Flip(Function):
+    """Reverse elements along dims."""
+
     _array_forward = True
 
     @staticmethod
@@ -503,6 +520,8 @@ def flip(x: Tensor, *dims: Any) -> Tensor:
 
 
 class Roll(Function):
+    """Rotate elements along dims."""
+
     _array_forward = True
 
     @staticmethod
@@ -532,6 +551,8 @@ def roll(x: Tensor, shifts: Any, dims: Any = None) -> Tensor:
 
 
 class Repeat(Function):
+    """Tile the data (``Tensor.repeat``)."""
+
     _array_forward = True
 
     @staticmethod
@@ -571,6 +592,9 @@ def tile(x: Tensor, *dims: Any) -> Tensor:
 
 def repeat_interleave(x: Tensor, repeats: int, dim: int | None = None) -> Tensor:
     """Repeat each element ``repeats`` times along ``dim`` (the flattened tensor if None)."""
+    if not isinstance(repeats, (int, np.integer)) or repeats < 0:
+        raise RuntimeError(f"repeat_interleave: repeats must be a non-negative int, got "
+                           f"{repeats!r}")
     if dim is None:
         x, dim = x.flatten(), 0
     d = norm_dim(dim, x.ndim)

@@ -94,15 +94,17 @@ def run_backward(
             node = heapq.heappop(ready)[2]
             grads = buffers.pop(node, None)
             if grads is not None and (need is None or node in need):
-                grads = _run_hooks(node, grads)
-                for nr, g in enumerate(grads):
-                    for pos in capture.get((node, nr), ()):
-                        results[pos] = g
-                if type(node) is AccumulateGrad:
-                    if accumulate:
-                        accumulate_grad(node.variable, grads[0], create_graph)
-                else:
+                is_leaf = type(node) is AccumulateGrad
+                if node._pre_hooks or node._retained or (is_leaf and node.variable._hooks):
+                    grads = _run_hooks(node, grads)
+                if capture:
+                    for nr, g in enumerate(grads):
+                        for pos in capture.get((node, nr), ()):
+                            results[pos] = g
+                if not is_leaf:
                     _run_node(node, grads, buffers, retain_graph)
+                elif accumulate:
+                    accumulate_grad(node.variable, grads[0], create_graph)
             for e in node.next_edges:
                 if e is not None:
                     nxt = e[0]
@@ -171,6 +173,7 @@ def _run_hooks(node: Node, grads: list[Any]) -> list[Any]:
 
 
 def accumulate_grad(var: Tensor, g: Tensor, create_graph: bool) -> None:
+    """Sum ``g`` into the ``.grad`` of ``var`` (checked and cast to its dtype)."""
     if g._data.shape != var._data.shape:
         raise RuntimeError(
             f"gradient of shape {tuple(g.shape)} does not match the tensor's shape "

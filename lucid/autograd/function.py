@@ -260,6 +260,7 @@ class Function(FunctionCtx):
         raise NotImplementedError("Function subclasses must implement backward")
 
     def name(self) -> str:
+        """The node's name as shown in ``grad_fn=<...>``."""
         if self.node_name:
             return self.node_name
         return type(self).__name__ + ("Backward0" if self._array_forward else "Backward")
@@ -272,10 +273,7 @@ class Function(FunctionCtx):
         if _state.enabled:
             needs = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
             record = True in needs
-        if record:
-            ctx.needs_input_grad = needs
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        ctx.needs_input_grad = needs if record else (False,) * len(args)
         if cls._array_forward:
             raw = cls.forward(
                 ctx, *[a._data if isinstance(a, Tensor) else a for a in args], **kwargs
@@ -287,10 +285,8 @@ class Function(FunctionCtx):
                 raw = cls.forward(ctx, *args, **kwargs)
             finally:
                 _state.enabled = prev
-        if isinstance(raw, np.ndarray) and record:
-            return _wrap_one(ctx, args, raw)
-        if isinstance(raw, np.ndarray):
-            return Tensor._make(raw)
+        if type(raw) is np.ndarray:
+            return _wrap_one(ctx, args, raw) if record else Tensor._make(raw)
         return _wrap_outputs(ctx, args, raw, record)
 
     def _apply_backward(self, grads: tuple[Tensor, ...]) -> tuple[Tensor | None, ...]:

@@ -478,14 +478,22 @@ def max_pool_backward(gy: np.ndarray, indices: np.ndarray, x_shape: Sequence[int
         )
     planes = x_shape[0] * x_shape[1]
     plane_size = int(np.prod(x_shape[2:]))
-    flat_idx = indices.reshape(planes, -1)
-    g = gy.reshape(planes, -1)
+    out_size = int(np.prod(indices.shape[2:]))
+    flat_idx = indices.reshape(planes, out_size)
+    g = gy.reshape(planes, out_size)
     # Windows with no in-bounds tap (possible only with dilation) carry an
     # out-of-plane index, as in PyTorch; they have no input to send gradient to.
     valid = (flat_idx >= 0) & (flat_idx < plane_size)
     offsets = np.arange(planes, dtype=np.int64)[:, None] * plane_size
-    gx = np.zeros(planes * plane_size, dtype=gy.dtype)
-    np.add.at(gx, (flat_idx + offsets)[valid], g[valid])
+    target = (flat_idx + offsets)[valid]
+    n = planes * plane_size
+    gx = np.zeros(n, dtype=gy.dtype)
+    if target.size and np.bincount(target, minlength=n).max() <= 1:
+        # non-overlapping windows (the usual stride >= kernel): a plain scatter
+        gx[target] = g[valid]
+    else:
+        # overlapping windows: accumulate in index order, like PyTorch
+        np.add.at(gx, target, g[valid])
     return gx.reshape(x_shape)
 
 

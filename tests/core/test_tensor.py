@@ -262,6 +262,9 @@ ERRORS = [
     (lambda: lucid.gather(lucid.ones(2, 3), 1, lucid.tensor([[5]])), RuntimeError,
      "index 5 is out of bounds"),
     (lambda: lucid.ones(2).to(3), TypeError, "invalid argument"),
+    (lambda: lucid.rand(2, dtype=lucid.int64), RuntimeError, "floating point or complex dtype"),
+    (lambda: lucid.ones(2).repeat_interleave(-1), RuntimeError, "non-negative"),
+    (lambda: lucid.ones(2).pow("a"), TypeError, "got str"),
     (lambda: lucid.ones(2, 2, 2).t(), RuntimeError,
      "t\\(\\) expects a tensor with <= 2 dimensions"),
 ]

@@ -14,9 +14,29 @@ from lucid._ops.elementwise import where
 from lucid._tensor import Tensor, norm_dim
 from lucid.autograd.function import Function
 
-# the (values, indices) pairs returned by max/min along a dim (torch.return_types.max)
-max_result = namedtuple("max", ["values", "indices"])
-min_result = namedtuple("min", ["values", "indices"])
+
+class _ValuesIndices(namedtuple("_ValuesIndices", ["values", "indices"])):
+    """The ``(values, indices)`` pair of max/min along a dim (``torch.return_types.max``)."""
+
+    __slots__ = ()
+    name = ""
+
+    def __repr__(self) -> str:
+        return f"{self.name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+
+class max_result(_ValuesIndices):
+    """What ``max(dim)`` returns."""
+
+    __slots__ = ()
+    name = "max"
+
+
+class min_result(_ValuesIndices):
+    """What ``min(dim)`` returns."""
+
+    __slots__ = ()
+    name = "min"
 
 
 def _kept_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
@@ -344,7 +364,11 @@ def max(x: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001
     >>> x.max()
     tensor(5.)
     >>> x.max(dim=1)
-    max(values=tensor([5., 4.]), indices=tensor([1, 0]))
+    max(
+    values=tensor([5., 4.]),
+    indices=tensor([1, 0]))
+    >>> x.max(dim=1).indices
+    tensor([1, 0])
     """
     return _max_or_min(x, dim, keepdim, True)
 

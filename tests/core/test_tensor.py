@@ -275,3 +275,16 @@ def test_bad_input_raises_a_clear_error(i: int) -> None:
     fn, exc, message = ERRORS[i]
     with pytest.raises(exc, match=message):
         fn()
+
+
+def test_max_min_along_a_dim_return_named_pairs() -> None:
+    x = lucid.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    out = x.max(dim=1)
+    values, indices = out
+    assert out.values is values and out.indices is indices
+    assert values.tolist() == [5.0, 7.0] and indices.tolist() == [1, 0]
+    assert indices.dtype is lucid.int64 and not indices.requires_grad
+    low = lucid.min(x, 0, keepdim=True)
+    assert low.values.shape == (1, 3) and low.indices.tolist() == [[0, 1, 0]]
+    assert repr(out) == repr(torch.tensor(x.numpy()).max(dim=1)).replace(
+        "torch.return_types.", "")

@@ -204,10 +204,8 @@ def tensor_repr(t: Any) -> str:
     The dtype is shown unless it is the default float dtype, its complex counterpart,
     ``int64`` or ``bool``; subclasses other than ``Parameter`` print their class name.
     """
-    from lucid._tensor import Tensor
-
     name = type(t).__name__
-    prefix = "tensor(" if type(t) is Tensor or name == "Parameter" else f"{name}("
+    prefix = "tensor(" if name in ("Tensor", "Parameter") else f"{name}("
     indent = len(prefix)
     arr = t._data
     default = D.get_default_dtype()

@@ -219,19 +219,24 @@ def test_grid_covers_the_issue_cases():
 @pytest.mark.parametrize("dtype", [np.float16, np.complex64])
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_other_dtypes(nd, dtype):
+    """Output and gradients keep the dtype; float16 is checked against torch in float32
+    (lucid computes half precision in float32 and rounds the results)."""
     rng = np.random.default_rng(nd)
-    x = _random(rng, (2, 4) + (5,) * nd, dtype)
-    w = _random(rng, (6, 2) + (3,) * nd, dtype)
-    b = _random(rng, (6,), dtype)
+    arrays = [_random(rng, s, dtype) for s in ((2, 4) + (5,) * nd, (6, 2) + (3,) * nd, (6,),
+                                               (2, 6) + (3,) * nd)]
     kw = dict(stride=2, padding=1, groups=2)
-    got = getattr(F, f"conv{nd}d")(lucid.tensor(x), lucid.tensor(w), lucid.tensor(b), **kw)
-    # float16 reference computed in float32 (torch's CPU half conv accumulates differently)
     ref_dt = np.float32 if dtype == np.float16 else dtype
-    want = getattr(TF, f"conv{nd}d")(*(torch.tensor(a.astype(ref_dt)) for a in (x, w, b)), **kw)
-    assert got.dtype == getattr(lucid, np.dtype(dtype).name)
-    tol = 2e-3 if dtype == np.float16 else 1e-4
-    np.testing.assert_allclose(got.numpy().astype(ref_dt), want.numpy(), rtol=tol,
-                               atol=tol * np.abs(want.numpy()).max())
+    results = []
+    for lib, f, dt in ((lucid, F, dtype), (torch, TF, ref_dt)):
+        ts = [lib.tensor(a.astype(dt), requires_grad=True) for a in arrays[:3]]
+        y = getattr(f, f"conv{nd}d")(*ts, **kw)
+        y.backward(lib.tensor(arrays[3].astype(dt)))
+        results.append([y.detach().numpy()] + [t.grad.numpy() for t in ts])
+    tol = 5e-3 if dtype == np.float16 else 1e-4
+    for got, want in zip(*results):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got.astype(ref_dt), want, rtol=tol,
+                                   atol=tol * np.abs(want).max())
 
 
 def test_complex_forward_does_not_conjugate():
@@ -312,3 +317,26 @@ def test_integer_dtypes_like_torch(nd, dtype):
             getattr(TF, name)(*map(torch.tensor, args), **kw)
         with pytest.raises(RuntimeError, match=f"not implemented.*{dtype}"):
             getattr(F, name)(*map(lucid.tensor, args), **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_penalty_through_conv_and_conv_transpose(dtype):
+    """WGAN-GP style: the input gradient of a conv -> tanh -> conv_transpose critic, its
+    norm penalised, differentiated again w.r.t. every parameter and the input."""
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in
+              ((2, 3, 8, 8), (4, 3, 3, 3), (4,), (4, 2, 4, 4), (2,), (2, 2, 8, 8))]
+    results = []
+    for lib, f in ((lucid, F), (torch, TF)):
+        x, w1, b1, w2, b2 = (lib.tensor(a, requires_grad=True) for a in arrays[:5])
+        h = f.conv2d(x, w1, b1, stride=2, padding=1).tanh()
+        out = f.conv_transpose2d(h, w2, b2, stride=2, padding=1)
+        score = (out * lib.tensor(arrays[5])).sum()
+        (gx,) = lib.autograd.grad(score, x, create_graph=True)
+        norms = (gx * gx).sum(dim=(1, 2, 3)).sqrt()
+        ((norms - 1) ** 2).mean().backward()
+        results.append([t.grad.numpy() for t in (x, w1, b1, w2)] + [b2.grad])
+    for i, (g, w) in enumerate(zip(results[0][:4], results[1][:4])):
+        assert_close(g, w, dtype, f"penalty grad {i}")
+    # the bias of the last layer does not influence the input gradient
+    assert results[0][4] is None or not results[0][4].numpy().any()

@@ -345,15 +345,22 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     """3-d convolution over ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)`` input.
 
     See :func:`conv2d` for the arguments; tuples have three entries.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.conv3d(lucid.ones(2, 4, 8, 8, 8), lucid.ones(6, 4, 3, 3, 3), stride=2).shape
+    (2, 6, 3, 3, 3)
     """
     return _conv(3, input, weight, bias, stride, padding, dilation, groups)
 
 
 # --------------------------------------------------------------------------- transposed
-def transpose_output_shape(in_spatial: Sequence[int], kernel: Sequence[int],
-                           stride: Sequence[int], padding: Sequence[int],
-                           output_padding: Sequence[int],
-                           dilation: Sequence[int]) -> tuple[int, ...]:
+def _transpose_output_shape(in_spatial: Sequence[int], kernel: Sequence[int],
+                            stride: Sequence[int], padding: Sequence[int],
+                            output_padding: Sequence[int],
+                            dilation: Sequence[int]) -> tuple[int, ...]:
     """``(in - 1) * s - 2p + d(k - 1) + output_padding + 1`` per spatial dim."""
     return tuple(
         (L - 1) * s - 2 * p + d * (k - 1) + op + 1
@@ -400,7 +407,7 @@ def _conv_transpose(n: int, input: Tensor, weight: Tensor, bias: Tensor | None, 
     _check_empty(fn, x, weight, True)
     _check_bias(fn, bias, weight, c_out)
     kernel = weight.shape[2:]
-    out_spatial = transpose_output_shape(x.shape[2:], kernel, st, pad, opad, dil)
+    out_spatial = _transpose_output_shape(x.shape[2:], kernel, st, pad, opad, dil)
     if any(o <= 0 for o in out_spatial):
         raise RuntimeError(
             f"{fn}: given input size per channel: ({' x '.join(map(str, x.shape[2:]))}), the "
@@ -418,6 +425,13 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     """1-d transposed convolution over ``(N, C_in, L)`` or ``(C_in, L)`` input.
 
     See :func:`conv_transpose2d`.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.conv_transpose1d(lucid.ones(1, 3), lucid.ones(1, 1, 2), stride=2)
+    tensor([[1., 1., 1., 1., 1., 1.]])
     """
     return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)
@@ -468,6 +482,14 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     """3-d transposed convolution over ``(N, C_in, D, H, W)`` or ``(C_in, D, H, W)`` input.
 
     See :func:`conv_transpose2d`.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.conv_transpose3d(lucid.ones(2, 4, 3, 3, 3), lucid.ones(4, 6, 2, 2, 2), stride=2,
+    ...                    output_padding=1).shape
+    (2, 6, 7, 7, 7)
     """
     return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
                            dilation)

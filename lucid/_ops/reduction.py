@@ -109,6 +109,8 @@ class Mean(Function):
     def forward(ctx, x, dims, keepdim, all_dims):
         ctx.shape, ctx.dims = x.shape, dims
         ctx.node_name = "MeanBackward0" if all_dims else "MeanBackward1"
+        if _numel(x.shape, dims) == 0:  # NaN, without NumPy's "Mean of empty slice" warning
+            return np.full(np.sum(x, axis=dims, keepdims=keepdim).shape, np.nan, x.dtype)
         return np.asarray(np.mean(x, axis=dims, keepdims=keepdim))
 
     @staticmethod
@@ -137,7 +139,8 @@ class Var(Function):
         ctx.node_name = "StdBackward0" if is_std else "VarBackward0"
         n = _numel(x.shape, dims)
         with np.errstate(all="ignore"):
-            mu = np.mean(x, axis=dims, keepdims=True)
+            mu = np.sum(x, axis=dims, keepdims=True) / x.dtype.type(n) if n == 0 else np.mean(
+                x, axis=dims, keepdims=True)
             sq = np.abs(x - mu) ** 2 if x.dtype.kind == "c" else (x - mu) ** 2
             dof = np.float64(builtins.max(0, n - correction))
             out = np.sum(sq, axis=dims, keepdims=keepdim) / dof

@@ -29,6 +29,7 @@ from lucid.kernels import conv as K
 
 __all__ = [
     "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "fold", "unfold",
 ]
 
 
@@ -531,3 +532,203 @@ def _output_padding(input_shape: Sequence[int], output_size: Sequence[int] | Non
                 f"{max_sizes} (for an input of {spatial})"
             )
     return tuple(size[d] - min_sizes[d] for d in range(n))
+
+
+# --------------------------------------------------------------------------- unfold / fold
+class _Blocks(NamedTuple):
+    """Geometry of the sliding blocks of :func:`unfold` / :func:`fold` (2 spatial dims)."""
+
+    kernel: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[int, ...]
+    stride: tuple[int, ...]
+    blocks: tuple[int, ...]  # number of block positions per spatial dim
+    size: tuple[int, ...]  # spatial size of the (unpadded) image
+
+    def taps(self) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
+        """Per kernel tap: its index and the padded-image slices of all its block positions."""
+        from itertools import product
+
+        return [(k, tuple(slice(kk * d, kk * d + (b - 1) * s + 1, s)
+                          for kk, d, b, s in zip(k, self.dilation, self.blocks, self.stride)))
+                for k in product(*(range(kk) for kk in self.kernel))]
+
+
+def _im2col(x: np.ndarray, geo: _Blocks) -> np.ndarray:
+    """``(N, C, *S)`` image -> ``(N, C * prod(kernel), prod(blocks))`` columns (copies only)."""
+    n, c = x.shape[:2]
+    xp = np.zeros((n, c) + tuple(s + 2 * p for s, p in zip(geo.size, geo.padding)), x.dtype)
+    xp[(slice(None), slice(None)) + tuple(slice(p, p + s) for p, s in
+                                          zip(geo.padding, geo.size))] = x
+    cols = np.empty((n, c) + geo.kernel + geo.blocks, x.dtype)
+    for k, window in geo.taps():
+        cols[(slice(None), slice(None)) + k] = xp[(slice(None), slice(None)) + window]
+    return cols.reshape(n, -1, int(np.prod(geo.blocks)))
+
+
+def _col2im(cols: np.ndarray, geo: _Blocks) -> np.ndarray:
+    """The adjoint of :func:`_im2col`: columns summed back into an ``(N, C, *S)`` image."""
+    n = cols.shape[0]
+    c = cols.shape[1] // int(np.prod(geo.kernel))
+    cols = cols.reshape((n, c) + geo.kernel + geo.blocks)
+    xp = np.zeros((n, c) + tuple(s + 2 * p for s, p in zip(geo.size, geo.padding)), cols.dtype)
+    for k, window in geo.taps():
+        xp[(slice(None), slice(None)) + window] += cols[(slice(None), slice(None)) + k]
+    crop = tuple(slice(p, p + s) for p, s in zip(geo.padding, geo.size))
+    return np.ascontiguousarray(xp[(slice(None), slice(None)) + crop])
+
+
+class _Unfold(Function):
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, x, geo):
+        ctx.geo = geo
+        return _im2col(x, geo)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _Fold.apply(g, ctx.geo), None
+
+
+class _Fold(Function):
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, cols, geo):
+        ctx.geo = geo
+        return _col2im(cols, geo)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _Unfold.apply(g, ctx.geo), None
+
+
+def _block_args(fn: str, kernel_size: Any, dilation: Any, padding: Any,
+                stride: Any) -> tuple[tuple[int, ...], ...]:
+    k, d, p, s = (_tuple(v, 2, name, fn) for v, name in (
+        (kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"),
+        (stride, "stride")))
+    for name, values, low in (("kernel_size", k, 1), ("dilation", d, 1), ("stride", s, 1),
+                              ("padding", p, 0)):
+        if any(v < low for v in values):
+            raise RuntimeError(f"{fn}: {name} should be {'non-negative' if low == 0 else ''}"
+                               f"{'greater than zero' if low else ''}, but got "
+                               f"{name}={list(values)}")
+    return k, d, p, s
+
+
+def _check_block_input(fn: str, input: Any, ranks: tuple[int, int]) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.ndim not in ranks or 0 in input.shape[1:] or (
+            input.ndim == ranks[0] and 0 in input.shape):
+        raise RuntimeError(
+            f"{fn}: expected a {ranks[0]}D or {ranks[1]}D (batch mode) input with possibly 0 "
+            f"batch size and other non-zero dimensions, but got input of size "
+            f"{list(input.shape)}"
+        )
+    if input._data.dtype.kind in "iu":
+        raise RuntimeError(f"{fn}: not implemented for input of type {input.dtype.name}")
+
+
+def _num_blocks(size, kernel, dilation, padding, stride) -> tuple[int, ...]:
+    return tuple((L + 2 * p - d * (k - 1) - 1) // s + 1
+                 for L, k, d, p, s in zip(size, kernel, dilation, padding, stride))
+
+
+def unfold(input: Tensor, kernel_size: Any, dilation: Any = 1, padding: Any = 0,
+           stride: Any = 1) -> Tensor:
+    """Extract sliding local blocks (im2col), PyTorch's ``torch.nn.functional.unfold``.
+
+    Parameters
+    ----------
+    input : Tensor
+        ``(N, C, H, W)`` or unbatched ``(C, H, W)``.
+    kernel_size, dilation, padding, stride : int or tuple of 2 ints
+        Block size, spacing of its elements, implicit zero padding on both sides, and the
+        step between blocks.
+
+    Returns
+    -------
+    Tensor
+        ``(N, C * kH * kW, L)`` (``(C * kH * kW, L)`` unbatched): column ``l`` holds block
+        ``l`` (row-major over the ``L = L_H * L_W`` block positions), channel-major then
+        kernel position; ``L_H = floor((H + 2p - d(kH - 1) - 1) / s) + 1``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.unfold(lucid.arange(9.0).reshape(1, 1, 3, 3), 2)
+    tensor([[[0., 1., 3., 4.],
+             [1., 2., 4., 5.],
+             [3., 4., 6., 7.],
+             [4., 5., 7., 8.]]])
+    """
+    _check_block_input("unfold", input, (3, 4))
+    k, d, p, s = _block_args("unfold", kernel_size, dilation, padding, stride)
+    size = tuple(input.shape[-2:])
+    blocks = _num_blocks(size, k, d, p, s)
+    if any(b < 1 for b in blocks):
+        raise RuntimeError(
+            f"unfold: given input with spatial size {size}, kernel_size={k}, dilation={d}, "
+            f"padding={p}, the calculated shape of the array of sliding blocks is {blocks}, "
+            "but its components must be at least one"
+        )
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    out = _Unfold.apply(x, _Blocks(k, d, p, s, blocks, size))
+    return out if input.ndim == 4 else out.squeeze(0)
+
+
+def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1,
+         padding: Any = 0, stride: Any = 1) -> Tensor:
+    """Sum sliding local blocks into an image (col2im), PyTorch's ``torch.nn.functional.fold``.
+
+    The adjoint of :func:`unfold`: overlapping block entries are added.
+
+    Parameters
+    ----------
+    input : Tensor
+        ``(N, C * kH * kW, L)`` or unbatched ``(C * kH * kW, L)``, ``L`` the number of
+        blocks that fit in ``output_size``.
+    output_size : int or tuple of 2 ints
+        Spatial size ``(H, W)`` of the result.
+    kernel_size, dilation, padding, stride : int or tuple of 2 ints
+        As in :func:`unfold`.
+
+    Returns
+    -------
+    Tensor
+        ``(N, C, H, W)`` or ``(C, H, W)``.
+
+    Examples
+    --------
+    >>> import lucid
+    >>> import lucid.nn.functional as F
+    >>> F.fold(lucid.ones(1, 4, 4), (3, 3), 2)
+    tensor([[[[1., 2., 1.],
+              [2., 4., 2.],
+              [1., 2., 1.]]]])
+    """
+    _check_block_input("fold", input, (2, 3))
+    size = _tuple(output_size, 2, "output_size", "fold")
+    k, d, p, s = _block_args("fold", kernel_size, dilation, padding, stride)
+    kk = k[0] * k[1]
+    if input.shape[-2] % kk:
+        raise RuntimeError(
+            f"fold: expected size of input's dimension {input.ndim - 2} to be divisible by the "
+            f"product of kernel_size, but got input.size({input.ndim - 2})={input.shape[-2]} "
+            f"and kernel_size={k}"
+        )
+    blocks = _num_blocks(size, k, d, p, s)
+    if blocks[0] * blocks[1] != input.shape[-1] or min(blocks) < 1:
+        raise RuntimeError(
+            f"fold: given output_size={size}, kernel_size={k}, dilation={d}, padding={p}, "
+            f"stride={s}, expected size of input's dimension {input.ndim - 1} to match the "
+            f"calculated number of sliding blocks {blocks[0]} * {blocks[1]} = "
+            f"{blocks[0] * blocks[1]}, but got input.size({input.ndim - 1})={input.shape[-1]}"
+        )
+    x = input if input.ndim == 3 else input.unsqueeze(0)
+    out = _Fold.apply(x, _Blocks(k, d, p, s, blocks, size))
+    return out if input.ndim == 3 else out.squeeze(0)

@@ -32,25 +32,38 @@ def _once(fn: Callable[[], Any]) -> float:
 
 
 def compare(lucid_fn: Callable[[], Any], torch_fn: Callable[[], Any], repeats: int = 7,
-            warmup: int = 1, min_time: float = 0.05) -> dict[str, float]:
+            warmup: int = 1, min_time: float = 0.05, settle: float = 0.0) -> dict[str, float]:
     """Time two callables alternately; each sample runs enough calls to last ``min_time``.
 
-    Returns the medians of each side's per-call time and of the per-pair ratios.
+    ``settle`` seconds of sleep before every sample let the other library's worker threads
+    go idle first: OpenBLAS (NumPy) and OpenMP (torch) threads busy-wait for a while after
+    a parallel region, and on a machine with few cores that spinning would slow down the
+    next sample of the other library.
+
+    Returns the medians of each side's per-call time and of the per-pair ratios
+    (``lucid``, ``torch``, ``ratio``), and the ratio of the two best times (``best_ratio``,
+    less sensitive to load from other processes).
     """
     for _ in range(warmup):
         lucid_fn()
         torch_fn()
     calls = max(1, int(min_time / max(_once(torch_fn), 1e-7)))
     calls_l = max(1, int(min_time / max(_once(lucid_fn), 1e-7)))
+
+    def sample(fn: Callable[[], Any], n: int) -> float:
+        if settle:
+            time.sleep(settle)
+        return sum(_once(fn) for _ in range(n)) / n
+
     lt, tt, ratios = [], [], []
     for _ in range(repeats):
-        a = sum(_once(lucid_fn) for _ in range(calls_l)) / calls_l
-        b = sum(_once(torch_fn) for _ in range(calls)) / calls
+        a = sample(lucid_fn, calls_l)
+        b = sample(torch_fn, calls)
         lt.append(a)
         tt.append(b)
         ratios.append(a / b)
     return {"lucid": statistics.median(lt), "torch": statistics.median(tt),
-            "ratio": statistics.median(ratios)}
+            "ratio": statistics.median(ratios), "best_ratio": min(lt) / min(tt)}
 
 
 def peak_numpy_bytes(fn: Callable[[], Any]) -> int:

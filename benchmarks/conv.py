@@ -9,7 +9,11 @@ Timing
     and bias; the ``.grad`` fields are reset before every step so both sides allocate them).
     ``_timing.compare`` alternates lucid and torch (A B A B ...), each sample averaging
     enough calls to last ``--min-time``; the table shows the median of the per-pair
-    ratios lucid/torch (lower is better, 1.0 = parity) and the median times.
+    ratios lucid/torch (lower is better, 1.0 = parity), the median fwd+bwd times and, as
+    ``(best)``, the ratio of the best fwd+bwd times (robust to load spikes). Before each
+    sample the process sleeps ``--settle`` seconds: NumPy's OpenBLAS threads and torch's
+    OpenMP threads busy-wait after their work, and on 2 cores that spinning steals the CPU
+    from the other library's next sample (it made some ratios wrong by up to 8x).
 
 Peak memory (forward + backward, one step, after a warm-up step)
     Bytes allocated above what was live before the step: outputs, saved tensors,
@@ -180,6 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--min-time", type=float, default=0.05)
+    parser.add_argument("--settle", type=float, default=0.2,
+                        help="seconds of sleep before each sample (lets spinning BLAS/OpenMP "
+                             "threads of the other library go idle)")
     parser.add_argument("--only", nargs="*", help="substrings of layer names to run")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time lucid's kernel calls alone (where the time goes)")
@@ -190,19 +197,21 @@ def main(argv: list[str] | None = None) -> None:
     layers = [la for la in LAYERS if not args.only or any(s in la.name for s in args.only)]
     print(f"conv suite, float32, {args.threads} threads, {args.repeats} A/B pairs; "
           "ratios = lucid / torch (median of per-pair ratios)")
-    head = (f"{'layer':<14} {'fwd':>6} {'fwd+bwd':>8} {'lucid ms':>9} {'torch ms':>9} "
-            f"{'mem':>6} {'lucid MB':>9} {'torch MB':>9}")
+    head = (f"{'layer':<14} {'fwd':>6} {'fwd+bwd':>8} {'(best)':>7} {'lucid ms':>9} "
+            f"{'torch ms':>9} {'mem':>6} {'lucid MB':>9} {'torch MB':>9}")
     print(head)
     print("-" * len(head))
-    fwd_r, step_r, mem_r = [], [], []
+    fwd_r, step_r, best_r, mem_r = [], [], [], []
     for layer in layers:
         lucid_side, torch_side = make_sides(layer)
-        f = compare(lucid_side.forward, torch_side.forward, args.repeats, min_time=args.min_time)
+        f = compare(lucid_side.forward, torch_side.forward, args.repeats, min_time=args.min_time,
+                    settle=args.settle)
         s = compare(lucid_side.forward_backward, torch_side.forward_backward, args.repeats,
-                    min_time=args.min_time)
+                    min_time=args.min_time, settle=args.settle)
         fwd_r.append(f["ratio"])
         step_r.append(s["ratio"])
-        line = (f"{layer.name:<14} {f['ratio']:6.2f} {s['ratio']:8.2f} "
+        best_r.append(s["best_ratio"])
+        line = (f"{layer.name:<14} {f['ratio']:6.2f} {s['ratio']:8.2f} {s['best_ratio']:7.2f} "
                 f"{s['lucid'] * 1e3:9.1f} {s['torch'] * 1e3:9.1f}")
         if not args.no_memory:
             torch_side.forward_backward()
@@ -219,7 +228,8 @@ def main(argv: list[str] | None = None) -> None:
         del lucid_side, torch_side
         gc.collect()
     print("-" * len(head))
-    for label, values in (("fwd", fwd_r), ("fwd+bwd", step_r), ("peak memory", mem_r)):
+    for label, values in (("fwd", fwd_r), ("fwd+bwd", step_r), ("(best)", best_r),
+                          ("peak memory", mem_r)):
         if values:
             worst = max(range(len(values)), key=values.__getitem__)
             print(f"{label:<12} median ratio {statistics.median(values):5.2f}   worst "

@@ -340,3 +340,84 @@ def test_gradient_penalty_through_conv_and_conv_transpose(dtype):
         assert_close(g, w, dtype, f"penalty grad {i}")
     # the bias of the last layer does not influence the input gradient
     assert results[0][4] is None or not results[0][4].numpy().any()
+
+
+# --------------------------------------------------------------------------- unfold / fold
+def blocks_config(seed):
+    rng = np.random.default_rng(seed)
+    kernel = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, size=2))
+    padding = tuple(int(v) for v in rng.integers(0, 3, size=2))
+    stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 5))
+                 for k, d, p in zip(kernel, dilation, padding))
+    kw = dict(kernel_size=kernel if rng.random() < 0.7 else kernel[0], dilation=dilation,
+              padding=padding, stride=stride)
+    if not isinstance(kw["kernel_size"], tuple):
+        kernel = (kernel[0],) * 2
+    blocks = [(L + 2 * p - d * (k - 1) - 1) // s + 1
+              for L, k, d, p, s in zip(size, kernel, dilation, padding, stride)]
+    batch = rng.choice([None, 0, 1, 2])
+    lead = () if batch is None else (int(batch),)
+    c = int(rng.integers(1, 4))
+    dtype = DTYPES[int(rng.integers(0, 3))]
+    return dict(kw=kw, size=size, image=lead + (c,) + size, dtype=dtype,
+                cols=lead + (c * kernel[0] * kernel[1], blocks[0] * blocks[1]),
+                transposed=(bool(rng.random() < 0.3),))
+
+
+def _blocks_fn(name, kw, size):
+    def fn(lib, x):
+        f = F if lib is lucid else TF
+        return f.unfold(x, **kw) if name == "unfold" else f.fold(x, size, **kw)
+    return fn
+
+
+@pytest.mark.parametrize("name", ["unfold", "fold"])
+@pytest.mark.parametrize("seed", range(60))
+def test_unfold_fold_match_torch(name, seed):
+    cfg = blocks_config(seed)
+    fn = _blocks_fn(name, cfg["kw"], cfg["size"])
+    shape = cfg["image"] if name == "unfold" else cfg["cols"]
+    x = _random(np.random.default_rng(seed), shape, cfg["dtype"])
+    want_y, want_g = run_first_order(torch, fn, [x], cfg["transposed"], seed)
+    got_y, got_g = run_first_order(lucid, fn, [x], cfg["transposed"], seed)
+    assert_close(got_y, want_y, cfg["dtype"], "output")
+    assert_close(got_g[0], want_g[0], cfg["dtype"], "grad")
+
+
+def test_fold_is_the_adjoint_of_unfold_and_twice_differentiable():
+    rng = np.random.default_rng(0)
+    kw = dict(kernel_size=(2, 3), dilation=(2, 1), padding=1, stride=(1, 2))
+    x = lucid.tensor(rng.standard_normal((2, 3, 7, 8)), requires_grad=True)
+    cols = F.unfold(x, **kw)
+    c = lucid.tensor(rng.standard_normal(cols.shape))
+    back = F.fold(c, (7, 8), **kw)
+    np.testing.assert_allclose((cols * c).sum().item(), (x * back).sum().item(), rtol=1e-12)
+    (g,) = lucid.autograd.grad((F.unfold(x * x, **kw) * c).sum(), x, create_graph=True)
+    (gg,) = lucid.autograd.grad(g.sum(), x)
+    xt = torch.tensor(x.detach().numpy(), requires_grad=True)
+    (gt,) = torch.autograd.grad((TF.unfold(xt * xt, **kw) * torch.tensor(c.numpy())).sum(), xt,
+                                create_graph=True)
+    (ggt,) = torch.autograd.grad(gt.sum(), xt)
+    np.testing.assert_allclose(gg.numpy(), ggt.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_unfold_keeps_non_finite_values_in_place():
+    x = lucid.tensor([[[[1.0, np.inf], [2.0, 3.0]]]])
+    np.testing.assert_array_equal(F.unfold(x, 1).numpy(), [[[1.0, np.inf, 2.0, 3.0]]])
+
+
+def test_unfold_fold_bool_like_torch():
+    x = np.array([[[[True, False, True], [False, False, True]]]])
+    got = F.unfold(lucid.tensor(x), 2)
+    np.testing.assert_array_equal(got.numpy(), TF.unfold(torch.tensor(x), 2).numpy())
+    assert got.dtype == lucid.bool
+
+
+def test_blocks_grid_covers_cases():
+    cfgs = [blocks_config(s) for s in range(60)]
+    assert any(len(c["image"]) == 3 for c in cfgs)
+    assert any(len(c["image"]) == 4 and c["image"][0] == 0 for c in cfgs)
+    assert any(c["dtype"] == np.complex128 for c in cfgs)
+    assert any(not isinstance(c["kw"]["kernel_size"], tuple) for c in cfgs)

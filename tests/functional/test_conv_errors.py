@@ -44,6 +44,13 @@ def pad(shape, p, **kw):
     return call
 
 
+def blocks(name, shape, *args, dtype="float32", **kw):
+    def call(lib):
+        f = F if lib is lucid else TF
+        return getattr(f, name)(_t(lib, shape, dtype), *args, **kw)
+    return call
+
+
 X2, W2 = (1, 3, 6, 6), (4, 3, 3, 3)
 CASES = {
     # ---- channels, ranks, bias, groups
@@ -138,6 +145,28 @@ CASES = {
                                   ["stride", "0"]),
     "conv_transpose1d output too small": (convt(1, (1, 1, 1), (1, 1, 1), padding=1),
                                           ["output size", "-1"]),
+    # ---- F.unfold / F.fold
+    "unfold 5-d input": (blocks("unfold", (1, 2, 3, 5, 5), 2), ["input", "[1, 2, 3, 5, 5]"]),
+    "unfold 2-d input": (blocks("unfold", (5, 5), 2), ["input", "[5, 5]"]),
+    "unfold empty channel dim": (blocks("unfold", (2, 0, 5, 5), 2), ["input", "[2, 0, 5, 5]"]),
+    "unfold kernel larger than input": (blocks("unfold", (2, 3, 2, 2), 3),
+                                        ["sliding blocks", "(0, 0)", "(2, 2)"]),
+    "unfold kernel tuple too long": (blocks("unfold", X2, (2, 2, 2)),
+                                     ["kernel_size", "[2, 2, 2]"]),
+    "unfold kernel 0": (blocks("unfold", X2, 0), ["kernel_size", "[0, 0]"]),
+    "unfold stride 0": (blocks("unfold", X2, 2, stride=0), ["stride", "[0, 0]"]),
+    "unfold dilation 0": (blocks("unfold", X2, 2, dilation=0), ["dilation", "[0, 0]"]),
+    "unfold negative padding": (blocks("unfold", X2, 2, padding=-1), ["padding", "[-1, -1]"]),
+    "unfold integer input": (blocks("unfold", X2, 2, dtype="int64"), ["int64"]),
+    "fold wrong number of blocks": (blocks("fold", (2, 12, 15), (5, 5), 2),
+                                    ["sliding blocks", "16", "15"]),
+    "fold channels not divisible": (blocks("fold", (2, 13, 16), (5, 5), 2),
+                                    ["divisible", "13", "(2, 2)"]),
+    "fold 4-d input": (blocks("fold", (2, 12, 16, 1), (5, 5), 2), ["input", "[2, 12, 16, 1]"]),
+    "fold output_size too long": (blocks("fold", (2, 12, 16), (5, 5, 5), 2),
+                                  ["output_size", "[5, 5, 5]"]),
+    "fold no block fits": (blocks("fold", (2, 12, 1), (1, 1), 2), ["sliding blocks", "0 * 0"]),
+    "fold empty blocks dim": (blocks("fold", (2, 12, 0), (5, 5), 2), ["input", "[2, 12, 0]"]),
     # ---- F.pad
     "pad odd length": (pad((1, 2, 3), (1, 2, 3)), ["divisible by 2"]),
     "pad too long": (pad((2, 3), (1, 1, 1, 1, 1, 1)), ["pad", "2"]),
@@ -165,7 +194,10 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_call_raises_like_torch(name):
     call, keys = CASES[name]
-    with pytest.raises(ALLOWED):  # torch's errors are all of these types too
+    # torch's errors are of these types too, except an IndexError that torch's unfold
+    # raises for a 2-d input (it indexes a dim before checking the rank); lucid says
+    # what is wrong with a RuntimeError there
+    with pytest.raises((*ALLOWED, IndexError)):
         call(torch)
     with pytest.raises(ALLOWED) as info:
         call(lucid)

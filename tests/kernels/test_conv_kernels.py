@@ -275,6 +275,102 @@ def test_special_paths(nd):
         )
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_patchify_paths(nd, dtype):
+    """Non-overlapping windows (stride == kernel, no low padding) take the transpose-copy
+    paths of the forward and weight gradient: sizes that are not a multiple of the kernel,
+    high padding, groups, a kernel of 1 along some dims, chunking, gy smaller than x."""
+    rng = np.random.default_rng(100 + nd)
+    S = {1: (13,), 2: (7, 8), 3: (6, 5, 4)}[nd]
+    hi1 = ((0, 1),) + ((0, 0),) * (nd - 1)  # high padding that no window reaches
+    cases = [
+        # (C, Co, kernel, padding, dilation, groups)
+        (4, 6, (2,) * nd, ((0, 0),) * nd, (1,) * nd, 1),  # exact tiling or a dropped border
+        (6, 4, (3,) + (1,) * (nd - 1), hi1, (1,) + (3,) * (nd - 1), 2),  # groups
+        (2, 3, (1,) * nd, ((0, 0),) * nd, (2,) * nd, 1),  # 1x1 with dilation (pointwise)
+    ]
+    tol = TOL[dtype] * 10
+    for C, Co, kernel, padding, dilation, groups in cases:
+        stride = kernel
+        x = randn(rng, (3, C) + S, dtype)
+        w = randn(rng, (Co, C // groups) + kernel, dtype)
+        y = K.conv_forward(x, w, stride, padding, dilation, groups)
+        gy = randn(rng, y.shape, dtype)
+        ty, tgx, tgw = torch_conv(x, w, stride, padding, dilation, groups, gy)
+        assert_close(y, ty, tol)
+        assert_close(K.conv_input_grad(gy, w, S, stride, padding, dilation, groups), tgx, tol)
+        assert_close(
+            K.conv_weight_grad(x, gy, kernel, stride, padding, dilation, groups), tgw, tol
+        )
+        # gy smaller than the formula's output: only the leading windows contribute
+        g_small = gy[(slice(None),) * 2 + tuple(slice(0, max(1, o - 1)) for o in y.shape[2:])]
+        g_pad = np.zeros_like(gy)
+        g_pad[(slice(None),) * 2 + tuple(slice(0, n) for n in g_small.shape[2:])] = g_small
+        expect = K.conv_weight_grad(x, g_pad, kernel, stride, padding, dilation, groups)
+        got = K.conv_weight_grad(x, g_small, kernel, stride, padding, dilation, groups)
+        assert_close(got, expect, tol)
+
+
+INPUT_GRAD_VIA_FORWARD = [
+    # (C, Co, kernel, padding, dilation, groups, extra gy size per dim)
+    (5, 6, (3, 3), ((1, 1), (1, 1)), (1, 1), 1, (0, 0)),
+    (4, 6, (3, 2), ((2, 0), (0, 1)), (2, 1), 2, (1, 0)),  # asymmetric, dilated, grouped
+    (4, 4, (3, 3), ((1, 1), (1, 1)), (1, 1), 4, (0, 2)),  # depthwise: depthwise forward
+    (3, 6, (3, 3), ((1, 1), (1, 1)), (1, 1), 3, (0, 0)),  # depthwise x2: grouped forward
+    (3, 2, (2, 3), ((0, 0), (0, 0)), (1, 1), 1, (-1, -2)),  # gy smaller than the formula
+    (3, 2, (3, 3), ((3, 0), (0, 0)), (1, 1), 1, (0, 0)),  # pad > d*(K-1): general path
+]
+
+
+@pytest.mark.parametrize("cfg", INPUT_GRAD_VIA_FORWARD)
+def test_input_grad_via_forward(cfg, monkeypatch):
+    """Unit-stride 2-d input gradients run as a forward convolution with the flipped kernel;
+    they match PyTorch and the general GEMM + col2im path for any ``gy`` size."""
+    C, Co, kernel, padding, dilation, groups, extra = cfg
+    rng = np.random.default_rng(sum(kernel) + 10 * groups)
+    S, stride = (7, 6), (1, 1)
+    x = rng.standard_normal((2, C) + S)
+    w = rng.standard_normal((Co, C // groups) + kernel)
+    y = K.conv_forward(x, w, stride, padding, dilation, groups)
+    gy = rng.standard_normal(y.shape)
+    _, tgx, _ = torch_conv(x, w, stride, padding, dilation, groups, gy)
+    assert_close(K.conv_input_grad(gy, w, S, stride, padding, dilation, groups), tgx, 1e-10)
+    g2 = rng.standard_normal(y.shape[:2] + tuple(o + e for o, e in zip(y.shape[2:], extra)))
+    fast = K.conv_input_grad(g2, w, S, stride, padding, dilation, groups)
+    for dt in (np.float16, np.float32, np.complex64):  # the result keeps the input dtype
+        got = K.conv_input_grad(g2.astype(dt), w.astype(dt), S, stride, padding, dilation,
+                                groups)
+        assert got.dtype == dt
+        assert_close(got, fast, 1e-2 if dt == np.float16 else 1e-5)
+    monkeypatch.setattr(K, "_flipped_padding", lambda *args: None)
+    assert_close(fast, K.conv_input_grad(g2, w, S, stride, padding, dilation, groups), 1e-12)
+
+
+def test_patchify_chunking_and_nonfinite(monkeypatch):
+    """Batch chunks of the patchify paths sum in order; inf/nan reach only their window."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 4, 8, 6))
+    w = rng.standard_normal((6, 4, 2, 2))
+    args = ((2, 2), ((0, 0), (0, 0)), (1, 1), 1)
+    gy = rng.standard_normal((5, 6, 4, 3))
+    ref = (K.conv_forward(x, w, *args), K.conv_weight_grad(x, gy, (2, 2), *args))
+    monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", 1)  # one sample per chunk
+    got = (K.conv_forward(x, w, *args), K.conv_weight_grad(x, gy, (2, 2), *args))
+    for a, b in zip(got, ref):
+        assert_close(a, b, 1e-12)
+    x[1, 2, 3, 4] = np.inf
+    x[3, 0, 0, 0] = np.nan
+    _, tgx, tgw = torch_conv(x, w, *args, gy)
+    ty = torch_conv(x, w, *args)[0]
+    y = K.conv_forward(x, w, *args)
+    gw = K.conv_weight_grad(x, gy, (2, 2), *args)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ty))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ty))
+    np.testing.assert_array_equal(np.isnan(gw), np.isnan(tgw))
+    np.testing.assert_array_equal(np.isinf(gw), np.isinf(tgw))
+
+
 @pytest.mark.parametrize("groups", [1, 2, 4])
 def test_empty_batch(groups):
     x = np.zeros((0, 4, 6, 5), dtype=np.float32)

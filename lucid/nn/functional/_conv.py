@@ -1,4 +1,5 @@
-"""Convolutions: one N-d engine behind ``conv1d/2d/3d`` and ``conv_transpose1d/2d/3d``.
+"""Convolutions: one N-d engine behind ``conv1d/2d/3d`` and ``conv_transpose1d/2d/3d``;
+plus ``unfold``/``fold`` (im2col / col2im as PyTorch exposes them).
 
 Three bilinear maps share one configuration (stride, per-side padding, dilation, groups):
 
@@ -13,11 +14,15 @@ tensors the gradients use conjugates (PyTorch's convention: ``grad_x = A^H g``).
 ``T`` also take the bias and add it in place to the fresh kernel result (no second
 output-sized array); its gradient is ``g`` summed over batch and spatial dims. The array
 math lives in :mod:`lucid.kernels.conv`.
+
+``unfold`` and ``fold`` are another adjoint pair (:class:`_Unfold`, :class:`_Fold`): plain
+copies / sums of strided windows (no multiplication, so ``inf``/``nan`` stay in place).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import product
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -547,8 +552,6 @@ class _Blocks(NamedTuple):
 
     def taps(self) -> list[tuple[tuple[int, ...], tuple[slice, ...]]]:
         """Per kernel tap: its index and the padded-image slices of all its block positions."""
-        from itertools import product
-
         return [(k, tuple(slice(kk * d, kk * d + (b - 1) * s + 1, s)
                           for kk, d, b, s in zip(k, self.dilation, self.blocks, self.stride)))
                 for k in product(*(range(kk) for kk in self.kernel))]
@@ -563,7 +566,7 @@ def _im2col(x: np.ndarray, geo: _Blocks) -> np.ndarray:
     cols = np.empty((n, c) + geo.kernel + geo.blocks, x.dtype)
     for k, window in geo.taps():
         cols[(slice(None), slice(None)) + k] = xp[(slice(None), slice(None)) + window]
-    return cols.reshape(n, -1, int(np.prod(geo.blocks)))
+    return cols.reshape(n, c * int(np.prod(geo.kernel)), int(np.prod(geo.blocks)))
 
 
 def _col2im(cols: np.ndarray, geo: _Blocks) -> np.ndarray:
@@ -612,9 +615,8 @@ def _block_args(fn: str, kernel_size: Any, dilation: Any, padding: Any,
     for name, values, low in (("kernel_size", k, 1), ("dilation", d, 1), ("stride", s, 1),
                               ("padding", p, 0)):
         if any(v < low for v in values):
-            raise RuntimeError(f"{fn}: {name} should be {'non-negative' if low == 0 else ''}"
-                               f"{'greater than zero' if low else ''}, but got "
-                               f"{name}={list(values)}")
+            need = "greater than zero" if low else "non-negative"
+            raise RuntimeError(f"{fn}: {name} should be {need}, but got {name}={list(values)}")
     return k, d, p, s
 
 

@@ -70,7 +70,9 @@ and the input gradient copies its GEMM's columns straight into the windows of ``
 Depthwise convolutions (``groups == C_in``, one input channel per group) avoid thousands of
 tiny GEMMs, with batch chunks spread over worker threads (:func:`set_num_threads`): the
 forward (multiplier 1) is a channel-batched ``(C, 1, K) @ (C, K, M)`` product on the
-im2col columns; for any channel multiplier, the weight gradient is one channel-batched dot
+im2col columns (in 2-d with unit stride, only the kernel-column taps are copied and the
+kernel rows are summed by shifted adds, see :func:`_depthwise_forward_rows`); for any
+channel multiplier, the weight gradient is one channel-batched dot
 product per tap and the input gradient per-tap ``einsum`` products and in-place adds, over
 whole flat buffers (with a multiplier the group-batched GEMM forward measured faster).
 
@@ -608,7 +610,10 @@ def conv_forward(
     lo = tuple(p[0] for p in padding)
     plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
     if depthwise and Co == C:  # with a channel multiplier the GEMM is faster
-        _depthwise_forward(x, w, y, plan, lo)
+        if len(out) == 2 and len(plan.phases) == 1:
+            _depthwise_forward_rows(x, w, y, plan, lo)
+        else:
+            _depthwise_forward(x, w, y, plan, lo)
         return y.astype(rdt, copy=False)
 
     wk = w.reshape(Co, Cg, Kf)
@@ -674,6 +679,49 @@ def _depthwise_forward(x, w, y, plan: _FlatPlan, lo) -> None:
         acc = _scratch("acc", (C, 1, n * span), x.dtype)
         np.matmul(wk, cols.reshape(C, Kf, n * span), out=acc)
         y[n0:n1] = _cm(plan.crop(acc.reshape(C, n, span)))
+
+    chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
+    _map_chunks(work, chunks)
+
+
+def _depthwise_forward_rows(x, w, y, plan: _FlatPlan, lo) -> None:
+    """Depthwise 2-d forward with one phase (multiplier 1), splitting taps by kernel row.
+
+    Per batch chunk, only the ``K1`` column taps are copied, into ``cols (C, K1, width)``
+    covering the extended positions of every kernel row; one channel-batched GEMM
+    ``w (C, K0, K1) @ cols`` gives the partial sums ``z (C, K0, width)`` of every kernel row,
+    and the ``K0`` rows are then added, each shifted by its row offset, straight into ``y``.
+    Copying ``K1`` instead of ``K0*K1`` column rows measured ~1.05-1.15x faster than
+    :func:`_depthwise_forward` for 3x3 kernels and ~1.5x for 5x5 kernels. Only valid
+    positions of ``z`` are read, so junk cells never reach ``y``.
+    """
+    N, C = x.shape[:2]
+    ((_, (K0, K1), first, (s0, s1)),) = plan.groups
+    wk = np.ascontiguousarray(w.reshape(C, K0, K1))
+    O0, O1 = plan.out
+    R, Qr = plan.R, plan.Qr
+    it = y.itemsize
+    per_sample = (1 + 2 * K1 + K0) * C * R * it
+
+    def work(chunk: tuple[int, int]) -> None:
+        n0, n1 = chunk
+        n = n1 - n0
+        buf = plan.buffer("buf", C, n, x.dtype)
+        plan.fill(buf, _cm(x[n0:n1]), lo)
+        width = (n - 1) * R + O0 * Qr + (K0 - 1) * s0
+        cols = _scratch("cols", (C, K1, width), x.dtype)
+        np.copyto(cols, as_strided(buf[0, first:], (C, K1, width), (n * R * it, s1 * it, it)))
+        z = _scratch("acc", (C, K0, width), x.dtype)
+        np.matmul(wk, cols, out=z)
+        shape, strides = (C, n, O0, O1), (K0 * width * it, R * it, Qr * it, it)
+        rows = [as_strided(z[0, a, a * s0 :], shape, strides) for a in range(K0)]
+        yc = _cm(y[n0:n1])
+        if K0 == 1:
+            np.copyto(yc, rows[0])
+            return
+        np.add(rows[0], rows[1], out=yc)
+        for row in rows[2:]:
+            np.add(yc, row, out=yc)
 
     chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
     _map_chunks(work, chunks)

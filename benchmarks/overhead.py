@@ -1,9 +1,9 @@
 """Per-operation overhead of lucid against PyTorch, timed in the same process.
 
 Run ``python benchmarks/overhead.py`` (add ``--profile`` for a cProfile listing of lucid's
-hot path). Each case is timed A/B interleaved: one ``timeit`` batch of lucid, then one of
-torch, repeated; the table shows the median time per call of each and the median of the
-per-pair ratios (lucid / torch).
+hot path). Each case is timed A/B interleaved with ``_timing.compare``: one batch of lucid
+calls, then one of torch, repeated; the table shows the median time per call of each and
+the median of the per-pair ratios (lucid / torch).
 
 Cases
 -----
@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
-import statistics
 import sys
-import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,9 +26,12 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import compare, limit_threads  # noqa: E402
+
 import lucid  # noqa: E402
 
-torch.set_num_threads(2)
+limit_threads(2)
 
 CHAIN_BLOCKS = 25  # four ops per block: 100 ops
 
@@ -65,32 +66,13 @@ def _cases(lib: Any) -> dict[str, Callable[[], Any]]:
     }
 
 
-def _per_call(fn: Callable[[], Any], number: int) -> float:
-    return timeit.timeit(fn, number=number) / number
-
-
-def _number_for(fn: Callable[[], Any], target: float = 0.02) -> int:
-    """Calls per timing batch so that one batch takes about ``target`` seconds."""
-    once = _per_call(fn, 3)
-    return max(1, int(target / max(once, 1e-9)))
-
-
 def run(rounds: int) -> list[tuple[str, float, float, float]]:
     """Time every case; returns rows ``(name, lucid_s, torch_s, median ratio)``."""
     lc, tc = _cases(lucid), _cases(torch)
     rows = []
     for name in lc:
-        fl, ft = lc[name], tc[name]
-        nl, nt = _number_for(fl), _number_for(ft)
-        tl, tt, ratios = [], [], []
-        for _ in range(rounds):
-            a = _per_call(fl, nl)
-            b = _per_call(ft, nt)
-            tl.append(a)
-            tt.append(b)
-            ratios.append(a / b)
-        rows.append((name, statistics.median(tl), statistics.median(tt),
-                     statistics.median(ratios)))
+        r = compare(lc[name], tc[name], repeats=rounds, min_time=0.02)
+        rows.append((name, r["lucid"], r["torch"], r["ratio"]))
     return rows
 
 

@@ -24,7 +24,7 @@ from lucid._ops._util import (
     unbroadcast,
 )
 from lucid._tensor import Tensor
-from lucid.autograd.function import AccumulateGrad, Function
+from lucid.autograd.function import Function
 
 np.seterr(all="ignore")  # inf/nan are results, not errors, as in PyTorch
 
@@ -344,24 +344,6 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001
 
 def _raw(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
-
-
-def _as_t(v: Any, ctx: Any, i: int) -> Any:
-    """Forward input ``i`` (kept as the array ``v`` by an array forward) as a tensor that
-    stays connected to the graph, for second derivatives.
-
-    ``ctx.save_for_backward`` / ``ctx.saved_tensors`` do the same and also refuse values
-    changed in place since the forward; prefer them in new code.
-    """
-    if not isinstance(v, np.ndarray):
-        return v
-    edge = ctx.next_edges[i] if i < len(ctx.next_edges) else None
-    if edge is not None and isinstance(edge[0], AccumulateGrad):
-        return edge[0].variable
-    t = Tensor._make(v)
-    if edge is not None:
-        t._requires_grad, t.grad_fn, t._output_nr = True, edge[0], edge[1]
-    return t
 
 
 # --------------------------------------------------------------------------- unary
@@ -704,14 +686,18 @@ def _operands(a: Any, b: Any) -> tuple[Any, Any]:
     return _raw(as_operand(a)), _raw(as_operand(b))
 
 
+def _apply_raw(np_fn: Any, xa: Any, xb: Any) -> Tensor:
+    """``np_fn(xa, xb)`` as a tensor with no graph; a broadcast error names both shapes."""
+    try:
+        return Tensor._make(np.asarray(np_fn(xa, xb)))
+    except ValueError:
+        broadcast_shapes(np.shape(xa), np.shape(xb))
+        raise
+
+
 def _compare(np_fn: Any, name: str) -> Any:
     def op(a: Any, b: Any) -> Tensor:
-        xa, xb = _operands(a, b)
-        try:
-            return Tensor._make(np.asarray(np_fn(xa, xb)))
-        except ValueError:
-            broadcast_shapes(np.shape(xa), np.shape(xb))
-            raise
+        return _apply_raw(np_fn, *_operands(a, b))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Element-wise ``{name}`` comparison (a bool tensor, never differentiable)."
@@ -741,11 +727,7 @@ def _bitwise(np_fn: Any, name: str) -> Any:
         if np.asarray(xa).dtype.kind not in "biu":
             raise RuntimeError(f'"{name}_cpu" not implemented for floating or complex '
                                "tensors: use integer or bool tensors")
-        try:
-            return Tensor._make(np.asarray(np_fn(xa, xb)))
-        except ValueError:
-            broadcast_shapes(np.shape(xa), np.shape(xb))
-            raise
+        return _apply_raw(np_fn, xa, xb)
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Element-wise ``{name}`` of integer or bool tensors."

@@ -9,6 +9,7 @@ first, as in PyTorch.
 from __future__ import annotations
 
 import heapq
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -104,7 +105,9 @@ def run_backward(
                 if not is_leaf:
                     _run_node(node, grads, buffers, retain_graph)
                 elif accumulate:
-                    accumulate_grad(node.variable, grads[0], create_graph)
+                    g = grads[0]
+                    grads = None  # leaves `g` referenced only here (see _sole_owner)
+                    accumulate_grad(node.variable, g, create_graph, steal=True)
             for e in node.next_edges:
                 if e is not None:
                     nxt = e[0]
@@ -172,8 +175,12 @@ def _run_hooks(node: Node, grads: list[Any]) -> list[Any]:
     return grads
 
 
-def accumulate_grad(var: Tensor, g: Tensor, create_graph: bool) -> None:
-    """Sum ``g`` into the ``.grad`` of ``var`` (checked and cast to its dtype)."""
+def accumulate_grad(var: Tensor, g: Tensor, create_graph: bool, steal: bool = False) -> None:
+    """Sum ``g`` into the ``.grad`` of ``var`` (checked and cast to its dtype).
+
+    ``steal`` (the engine's leaf step only) lets a first gradient that nothing else refers
+    to become ``.grad`` without a copy.
+    """
     if g._data.shape != var._data.shape:
         raise RuntimeError(
             f"gradient of shape {tuple(g.shape)} does not match the tensor's shape "
@@ -181,15 +188,41 @@ def accumulate_grad(var: Tensor, g: Tensor, create_graph: bool) -> None:
         )
     if g._data.dtype != var._data.dtype:
         g = g.to(var.dtype)
-    store_grad(var, g, create_graph)
+    store_grad(var, g, create_graph, steal)
 
 
-def store_grad(var: Tensor, g: Tensor, create_graph: bool) -> None:
+def _sole_owner(g: Tensor) -> bool:
+    """Whether nothing but the engine's call chain refers to ``g`` and its array.
+
+    The references counted (``_GRAD_REFS``) are the engine's local, the parameters of
+    ``accumulate_grad``, ``store_grad`` and this function, and ``getrefcount``'s argument;
+    the array must own its memory and be referred to by ``g`` alone. Such a gradient can
+    become ``.grad`` without a copy, as PyTorch's AccumulateGrad steals a gradient nobody
+    else holds. (The counts are CPython 3.11's; tests/core/test_autograd.py pins both
+    sides of the threshold.)
+    """
+    a = g._data
+    return (
+        sys.getrefcount(g) <= _GRAD_REFS
+        and a.base is None
+        and a.flags.writeable
+        and sys.getrefcount(a) <= 3  # g._data, the local ``a`` and the call's argument
+    )
+
+
+_GRAD_REFS = 5
+
+
+def store_grad(var: Tensor, g: Tensor, create_graph: bool, steal: bool = False) -> None:
     """Sum ``g`` into ``var.grad``: in place when no graph is being built, else out of
-    place; a first gradient is copied so ``.grad`` never aliases another tensor."""
+    place; a first gradient is copied (unless ``steal`` and nothing else refers to it, see
+    :func:`_sole_owner`) so ``.grad`` never aliases another tensor."""
     old = var.grad
     if old is None:
-        var.grad = g if create_graph else Tensor._make(np.array(g._data))
+        if create_graph:
+            var.grad = g
+        else:
+            var.grad = Tensor._make(g._data if steal and _sole_owner(g) else np.array(g._data))
     elif create_graph or old._requires_grad or not old._data.flags.writeable:
         var.grad = old + g if create_graph else Tensor._make(old._data + g._data)
     else:

@@ -550,8 +550,9 @@ def conv_forward(
     padding: Pads,
     dilation: Sequence[int],
     groups: int,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Grouped, strided, dilated N-d cross-correlation.
+    """Grouped, strided, dilated N-d cross-correlation (plus an optional bias).
 
     Parameters
     ----------
@@ -565,12 +566,15 @@ def conv_forward(
         ``(lo, hi)`` zero padding per spatial dim.
     groups : int
         Number of channel groups (``C_in`` and ``C_out`` divisible by it).
+    bias : ndarray, shape (C_out,), optional
+        Added to every output position of its channel (fused into the pass that writes
+        ``y`` where the algorithm has one).
 
     Returns
     -------
     ndarray, shape (N, C_out, *O)
-        ``y[n, o, i] = sum_{c, k} w[o, c, k] * xpad[n, c, i*s + k*d]`` with ``O`` from
-        :func:`conv_output_shape`; same dtype as the inputs.
+        ``y[n, o, i] = b[o] + sum_{c, k} w[o, c, k] * xpad[n, c, i*s + k*d]`` with ``O`` from
+        :func:`conv_output_shape`; same dtype as the inputs and ``bias``.
 
     Examples
     --------
@@ -579,7 +583,7 @@ def conv_forward(
     >>> conv_forward(x, w, (1,), ((1, 1),), (1,), 1)
     array([[[-1., -2., -2., -2.,  3.]]])
     """
-    rdt, cdt = _dtypes(x, w)
+    rdt, cdt = _dtypes(x, w) if bias is None else _dtypes(x, w, bias)
     x = np.asarray(x, dtype=cdt)
     w = np.asarray(w, dtype=cdt)
     N, C = x.shape[:2]
@@ -587,6 +591,8 @@ def conv_forward(
     kernel = w.shape[2:]
     G = groups
     Cog = Co // G
+    # the bias as a (C_out, 1, ..., 1) array, broadcasting against channel-major blocks
+    bc = None if bias is None else np.asarray(bias, dtype=cdt).reshape((Co,) + (1,) * len(kernel))
     out = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     if min(out, default=1) < 0:
         raise ValueError(
@@ -595,25 +601,28 @@ def conv_forward(
         )
     Of, Kf = prod(out), prod(kernel)
     if N * Co * Of == 0 or Cg * Kf == 0:
-        return np.zeros((N, Co) + out, dtype=rdt)
+        y = np.zeros((N, Co) + out, dtype=rdt)
+        if bc is not None and y.size:
+            y += bc.astype(rdt, copy=False)
+        return y
 
     y = np.empty((N, Co) + out, dtype=cdt)
     if _is_pointwise(kernel, stride, padding):
         np.matmul(w.reshape(G, Cog, Cg), x.reshape(N, G, Cg, Of), out=y.reshape(N, G, Cog, Of))
-        return y.astype(rdt, copy=False)
+        return _plus_bias(y, bc).astype(rdt, copy=False)
 
     depthwise = _is_depthwise(C, Cg, G)
     if not depthwise and _is_patchify(kernel, stride, padding, dilation, out, x.shape[2:]):
         _patch_forward(x, w, y, G)
-        return y.astype(rdt, copy=False)
+        return _plus_bias(y, bc).astype(rdt, copy=False)
 
     lo = tuple(p[0] for p in padding)
     plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
     if depthwise and Co == C:  # with a channel multiplier the GEMM is faster
         if len(out) == 2 and len(plan.phases) == 1:
-            _depthwise_forward_rows(x, w, y, plan, lo)
+            _depthwise_forward_rows(x, w, y, plan, lo, bc)
         else:
-            _depthwise_forward(x, w, y, plan, lo)
+            _depthwise_forward(x, w, y, plan, lo, bc)
         return y.astype(rdt, copy=False)
 
     wk = w.reshape(Co, Cg, Kf)
@@ -632,8 +641,23 @@ def conv_forward(
             span = cols.shape[-1]
             yt = _scratch("gy", (G, Cog, n * span), cdt)  # the slot the gradients use for gy
             np.matmul(wk, cols.reshape(G, Cg * Kf, n * span), out=yt)
-            y[n0:n1, :, i0:i1] = _cm(plan.crop(yt.reshape(Co, n, span)))
+            _store(_cm(y[n0:n1, :, i0:i1]), plan.crop(yt.reshape(Co, n, span)), bc)
     return y.astype(rdt, copy=False)
+
+
+def _plus_bias(y: np.ndarray, bc: np.ndarray | None) -> np.ndarray:
+    """``y += bias`` in place for ``y (N, C_out, *O)`` and ``bc (C_out, 1, ...)``."""
+    if bc is not None:
+        y += bc
+    return y
+
+
+def _store(dst: np.ndarray, src: np.ndarray, bc: np.ndarray | None) -> None:
+    """``dst = src (+ bias)`` for channel-major blocks ``(C_out, n, ...)``."""
+    if bc is None:
+        np.copyto(dst, src)
+    else:
+        np.add(src, bc[:, None], out=dst)
 
 
 def _patch_forward(x, w, y, G: int) -> None:
@@ -653,7 +677,7 @@ def _patch_forward(x, w, y, G: int) -> None:
         )
 
 
-def _depthwise_forward(x, w, y, plan: _FlatPlan, lo) -> None:
+def _depthwise_forward(x, w, y, plan: _FlatPlan, lo, bc) -> None:
     """Depthwise forward (multiplier 1): per batch chunk, the im2col columns ``(C, K, M)``
     and one channel-batched product ``w (C, 1, K) @ cols`` (fills ``y``).
 
@@ -678,13 +702,13 @@ def _depthwise_forward(x, w, y, plan: _FlatPlan, lo) -> None:
         span = cols.shape[-1]
         acc = _scratch("acc", (C, 1, n * span), x.dtype)
         np.matmul(wk, cols.reshape(C, Kf, n * span), out=acc)
-        y[n0:n1] = _cm(plan.crop(acc.reshape(C, n, span)))
+        _store(_cm(y[n0:n1]), plan.crop(acc.reshape(C, n, span)), bc)
 
     chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
     _map_chunks(work, chunks)
 
 
-def _depthwise_forward_rows(x, w, y, plan: _FlatPlan, lo) -> None:
+def _depthwise_forward_rows(x, w, y, plan: _FlatPlan, lo, bc) -> None:
     """Depthwise 2-d forward with one phase (multiplier 1), splitting taps by kernel row.
 
     Per batch chunk, only the ``K1`` column taps are copied, into ``cols (C, K1, width)``
@@ -716,11 +740,13 @@ def _depthwise_forward_rows(x, w, y, plan: _FlatPlan, lo) -> None:
         shape, strides = (C, n, O0, O1), (K0 * width * it, R * it, Qr * it, it)
         rows = [as_strided(z[0, a, a * s0 :], shape, strides) for a in range(K0)]
         yc = _cm(y[n0:n1])
-        if K0 == 1:
-            np.copyto(yc, rows[0])
-            return
-        np.add(rows[0], rows[1], out=yc)
-        for row in rows[2:]:
+        if bc is None and K0 > 1:
+            np.add(rows[0], rows[1], out=yc)
+            rest = rows[2:]
+        else:
+            _store(yc, rows[0], bc)
+            rest = rows[1:]
+        for row in rest:
             np.add(yc, row, out=yc)
 
     chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]

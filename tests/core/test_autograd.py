@@ -480,3 +480,68 @@ def test_graph_introspection() -> None:
     assert mul_edge[0].name() == "MulBackward0" and none_edge == (None, 0)
     assert mul_edge[0].next_functions[0][0].name() == "AccumulateGrad"
     assert mul_edge[0].next_functions[0][0].variable is x
+
+
+# --- a leaf's first gradient: stolen when nobody else holds it, copied otherwise -------------
+
+
+class _FreshGrad(Function):
+    """Identity whose backward returns a new array it remembers by weak reference."""
+
+    _array_forward = True
+    made: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        import weakref
+
+        arr = np.array(g.numpy()) * 2
+        _FreshGrad.made.append(weakref.ref(arr))
+        return lucid.Tensor._make(arr)
+
+
+def test_fresh_leaf_gradient_is_stolen_not_copied():
+    x = lucid.randn(4, 5, requires_grad=True)
+    _FreshGrad.made.clear()
+    _FreshGrad.apply(x).sum().backward()
+    assert _FreshGrad.made[0]() is x.grad._data
+    np.testing.assert_array_equal(x.grad.numpy(), np.full((4, 5), 2.0, dtype=np.float32))
+
+
+def test_leaf_gradient_never_aliases_a_tensor_someone_holds():
+    x = lucid.randn(3, requires_grad=True)
+    gy = lucid.ones(3)
+    x.backward(gy)  # the root is the leaf: its gradient is the user's tensor
+    assert not np.shares_memory(x.grad.numpy(), gy.numpy())
+    gy.add_(1.0)
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(3, dtype=np.float32))
+
+    kept = []
+    w = lucid.randn(3, requires_grad=True)
+    w.register_hook(lambda g: kept.append(g))
+    (w * 3).sum().backward()
+    assert not np.shares_memory(w.grad.numpy(), kept[0].numpy())
+
+    a, b = lucid.randn(2, requires_grad=True), lucid.randn(2, requires_grad=True)
+    g = lucid.tensor([1.0, 2.0])
+    (a + b).backward(g)  # add hands the same gradient to both leaves
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
+    (a + b).backward(g)
+    np.testing.assert_array_equal(a.grad.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(g.numpy(), [1.0, 2.0])
+
+
+def test_retained_gradient_is_not_stolen_from_the_flowing_gradient():
+    x = lucid.randn(3, requires_grad=True)
+    y = x * 1.0
+    y.retain_grad()
+    z = y * 1.0
+    z.backward(lucid.ones(3))
+    y.grad.add_(5.0)  # must not reach x.grad
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(3, dtype=np.float32))
+    assert not np.shares_memory(x.grad.numpy(), y.grad.numpy())

@@ -477,8 +477,45 @@ def test_depthwise_rows_forward(cfg, dtype, monkeypatch):
     assert_close(K.conv_weight_grad(x, gy, kernel, *args), tgw, tol)
     plan = K._flat_plan(y.shape[2:], kernel, stride, dilation)
     generic = np.empty_like(y)
-    K._depthwise_forward(x, w, generic, plan, tuple(lo for lo, _ in padding))
+    K._depthwise_forward(x, w, generic, plan, tuple(lo for lo, _ in padding), None)
     assert_close(y, generic, tol)
+
+
+BIAS_PATHS = {  # name: (x shape, w shape, stride, padding, dilation, groups)
+    "pointwise": ((2, 4, 5, 3), (6, 4, 1, 1), (1, 1), ((0, 0),) * 2, (1, 1), 1),
+    "patchify": ((2, 4, 6, 4), (6, 2, 2, 2), (2, 2), ((0, 0),) * 2, (1, 1), 2),
+    "depthwise rows": ((3, 5, 9, 8), (5, 1, 3, 2), (1, 1), ((1, 1), (0, 2)), (1, 1), 5),
+    "depthwise rows 1xk": ((3, 5, 9, 8), (5, 1, 1, 3), (1, 1), ((0, 0), (1, 1)), (1, 1), 5),
+    "depthwise strided": ((3, 5, 9, 8), (5, 1, 3, 3), (2, 1), ((1, 1),) * 2, (1, 1), 5),
+    "depthwise 1-d": ((3, 5, 9), (5, 1, 3), (1,), ((1, 1),), (1,), 5),
+    "gemm 3-d": ((2, 3, 4, 5, 3), (4, 3, 2, 2, 2), (1, 2, 1), ((1, 0),) * 3, (1, 1, 2), 1),
+    "gemm grouped": ((2, 4, 7, 6), (6, 2, 3, 3), (1, 1), ((1, 1),) * 2, (2, 1), 2),
+    "empty batch": ((0, 4, 5, 5), (6, 4, 3, 3), (1, 1), ((0, 0),) * 2, (1, 1), 1),
+    "empty reduction": ((2, 0, 5, 5), (6, 0, 3, 3), (1, 1), ((0, 0),) * 2, (1, 1), 1),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("path", list(BIAS_PATHS))
+def test_forward_bias_is_fused_on_every_path(path, dtype, monkeypatch):
+    """``conv_forward(..., bias)`` equals PyTorch's biased conv on every algorithm path
+    (small chunks so the depthwise paths run several chunks)."""
+    monkeypatch.setattr(K, "_ELEMENTWISE_CHUNK_BYTES", 512)
+    xs, ws, stride, padding, dilation, groups = BIAS_PATHS[path]
+    rng = np.random.default_rng(len(path))
+    x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, (ws[0],), dtype)
+    y = K.conv_forward(x, w, stride, padding, dilation, groups, b)
+    assert y.dtype == dtype
+    nd = len(stride)
+    if xs[1] == 0:  # no input channels: the bias alone (PyTorch gives an empty result here)
+        out = K.conv_output_shape(xs[2:], ws[2:], stride, padding, dilation)
+        np.testing.assert_array_equal(y, np.broadcast_to(b[:, None, None], (xs[0], ws[0]) + out))
+        return
+    tx, tw, tb = (torch.from_numpy(np.ascontiguousarray(a)) for a in (x, w, b))
+    pad_args = [p for lo_hi in reversed(padding) for p in lo_hi]
+    tconv = getattr(torch.nn.functional, f"conv{nd}d")
+    ty = tconv(torch.nn.functional.pad(tx, pad_args), tw, tb, stride, 0, dilation, groups)
+    assert_close(y, ty.numpy(), TOL[dtype])
 
 
 @pytest.mark.parametrize("groups", [1, 4])

@@ -11,9 +11,10 @@ Because ``<C(x, w), y> = <x, T(y, w)> = <w, G(x, y)>``, the derivative of each m
 the other two, so every backward below is a call of a differentiable lucid op and double
 backward (e.g. a gradient penalty through a convolution) needs no extra code. For complex
 tensors the gradients use conjugates (PyTorch's convention: ``grad_x = A^H g``). ``C`` and
-``T`` also take the bias and add it in place to the fresh kernel result (no second
-output-sized array); its gradient is ``g`` summed over batch and spatial dims. The array
-math lives in :mod:`lucid.kernels.conv`.
+``T`` also take the bias: ``C`` hands it to the kernel, which adds it in the pass that
+writes the output, ``T`` adds it in place to the fresh kernel result (no second
+output-sized array either way); its gradient is ``g`` summed over batch and spatial dims
+(:class:`_ChannelSum`). The array math lives in :mod:`lucid.kernels.conv`.
 
 ``unfold`` and ``fold`` are another adjoint pair (:class:`_Unfold`, :class:`_Fold`): plain
 copies / sums of strided windows (no multiplication, so ``inf``/``nan`` stay in place).
@@ -57,13 +58,13 @@ def _fit_padding(cfg: _Config, x_spatial: Sequence[int], kernel: Sequence[int],
     return tuple(pads), tuple(crop)
 
 
-def _conv_arrays(x: np.ndarray, w: np.ndarray, cfg: _Config,
+def _conv_arrays(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, cfg: _Config,
                  out_spatial: tuple[int, ...] | None) -> np.ndarray:
     if out_spatial is None:
-        return K.conv_forward(x, w, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+        return K.conv_forward(x, w, cfg.stride, cfg.padding, cfg.dilation, cfg.groups, b)
     pads, crop = _fit_padding(cfg, x.shape[2:], w.shape[2:], out_spatial)
     x = x[(slice(None), slice(None)) + crop]
-    return K.conv_forward(x, w, cfg.stride, pads, cfg.dilation, cfg.groups)
+    return K.conv_forward(x, w, cfg.stride, pads, cfg.dilation, cfg.groups, b)
 
 
 def _with_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -73,9 +74,33 @@ def _with_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     return y
 
 
+class _ChannelSum(Function):
+    """``g (N, C, *S) -> (C,)`` summed over batch and spatial dims (a bias gradient).
+
+    For contiguous float32/64 and complex data the spatial sums are one BLAS
+    matrix-vector product with a vector of ones, ~3x faster than ``ndarray.sum`` over the
+    non-adjacent axes (the reduction order is fixed, so results are deterministic).
+    """
+
+    _array_forward = True
+
+    @staticmethod
+    def forward(ctx, g):
+        ctx.shape = g.shape
+        N, C = g.shape[:2]
+        if g.dtype.itemsize >= 4 and g.dtype.kind in "fc" and g.flags.c_contiguous and g.size:
+            ones = np.ones(g.size // (N * C), dtype=g.dtype)
+            return (g.reshape(N * C, -1) @ ones).reshape(N, C).sum(axis=0)
+        return g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+
+    @staticmethod
+    def backward(ctx, gb):
+        return gb.reshape((1, -1) + (1,) * (len(ctx.shape) - 2)).expand(ctx.shape)
+
+
 def _bias_grad(g: Tensor) -> Tensor:
     """Gradient of a per-channel bias: ``g`` summed over batch and spatial dims."""
-    return g.sum(dim=(0,) + tuple(range(2, g.ndim)))
+    return _ChannelSum.apply(g)
 
 
 class _Conv(Function):
@@ -87,7 +112,7 @@ class _Conv(Function):
     def forward(ctx, x, w, b, cfg, out_spatial):
         ctx.save_for_backward(x, w)
         ctx.cfg = cfg
-        return _with_bias(_conv_arrays(x, w, cfg, out_spatial), b)
+        return _conv_arrays(x, w, b, cfg, out_spatial)
 
     @staticmethod
     def backward(ctx, g):

@@ -627,6 +627,10 @@ def conv_forward(
             _depthwise_forward(x, w, y, plan, lo, bc)
         return y.astype(rdt, copy=False)
 
+    if _use_split_forward(plan, C, Co, G, kernel[0]):
+        _split_forward(x, w, y, plan, lo, bc)
+        return y.astype(rdt, copy=False)
+
     wk = w.reshape(Co, Cg, Kf)
     if plan.perm is not None:
         wk = wk[:, :, plan.perm]
@@ -645,6 +649,72 @@ def conv_forward(
             np.matmul(wk, cols.reshape(G, Cg * Kf, n * span), out=yt)
             _store(_cm(y[n0:n1, :, i0:i1]), plan.crop(yt.reshape(Co, n, span)), bc)
     return y.astype(rdt, copy=False)
+
+
+def _use_split_forward(plan: _FlatPlan, C: int, Co: int, G: int, K0: int) -> bool:
+    """Whether :func:`_split_forward` moves less data than plain im2col + GEMM.
+
+    Per extended output position, im2col copies ``C*Kf`` values and the GEMM writes ``Co``;
+    the split copies ``C*Kf/K0`` and writes, then re-reads, ``K0*Co``. It needs one phase
+    (unit stride) and no groups. Measured (2 threads, float32): video conv3d forward 0.81x
+    and resnet 3x3 0.93x the time of im2col + GEMM; with many output channels per input
+    value (audio conv1d, ``K0 = 9``) it would move more data and is not chosen.
+    """
+    Kf = plan.Kf
+    return (
+        G == 1 and K0 > 1 and len(plan.phases) == 1
+        and C * (Kf // K0) + 2 * K0 * Co <= C * Kf + Co
+    )
+
+
+def _split_forward(x, w, y, plan: _FlatPlan, lo, bc) -> None:
+    """Unit-stride forward with the first kernel dim taken out of im2col.
+
+    Taps that differ only in their first-dim index ``a`` read the same cells shifted by
+    ``a * s0`` (``s0 = d0 * Qr`` in the flat layout). So the columns hold only the
+    ``Kr = Kf / K0`` taps with ``a = 0``, covering the extended positions plus the
+    ``(K0 - 1) * s0`` cells the shifts reach; one GEMM ``W' (K0*C_out, C*Kr) @ cols`` gives
+    the partial sums ``z[a]`` of every first-dim tap, and ``y = sum_a z[a]`` shifted by
+    ``a * s0`` (valid positions only, so junk never reaches ``y``). This is
+    :func:`_depthwise_forward_rows` for dense weights, in any number of dims.
+    """
+    N, C = x.shape[:2]
+    Co = w.shape[0]
+    kernel = w.shape[2:]
+    K0, Kr = kernel[0], plan.Kf // kernel[0]
+    ((_, counts, first, steps),) = plan.groups
+    s0, R, Qr = steps[0], plan.R, plan.Qr
+    out = plan.out
+    w2 = np.ascontiguousarray(np.moveaxis(w, 2, 0)).reshape(K0 * Co, C * Kr)
+    it = y.itemsize
+    qstr = tuple(prod(plan.Q[i + 1 :]) * it for i in range(len(out)))
+    halo = (K0 - 1) * s0
+    per_row = (C * Kr + K0 * Co) * Qr * it
+    per_sample = (C + C * Kr + K0 * Co) * R * it
+    for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
+        n = n1 - n0
+        buf = plan.buffer("buf", C, n, y.dtype)
+        plan.fill(buf, _cm(x[n0:n1]), lo)
+        for i0, i1 in blocks:
+            width = (n - 1) * R + (i1 - i0) * Qr + halo
+            shape = (C,) + counts[1:] + (width,)
+            cols = _scratch("cols", shape, y.dtype)
+            src_strides = (n * R * it,) + tuple(st * it for st in steps[1:]) + (it,)
+            np.copyto(cols, as_strided(buf[0, first + i0 * Qr :], shape, src_strides))
+            z = _scratch("gy", (K0, Co, width), y.dtype)
+            np.matmul(w2, cols.reshape(C * Kr, width), out=z.reshape(K0 * Co, width))
+            vshape = (Co, n, i1 - i0) + out[1:]
+            vstrides = (width * it, R * it) + qstr
+            parts = [as_strided(z[a, :, a * s0 :], vshape, vstrides) for a in range(K0)]
+            yc = _cm(y[n0:n1, :, i0:i1])
+            if bc is None:
+                np.add(parts[0], parts[1], out=yc)
+                rest = parts[2:]
+            else:
+                _store(yc, parts[0], bc)
+                rest = parts[1:]
+            for part in rest:
+                np.add(yc, part, out=yc)
 
 
 def _plus_bias(y: np.ndarray, bc: np.ndarray | None) -> np.ndarray:

@@ -481,6 +481,79 @@ def test_depthwise_rows_forward(cfg, dtype, monkeypatch):
     assert_close(y, generic, tol)
 
 
+SPLIT = [
+    # (x shape, w shape, padding, dilation, chunk budget): unit stride, no groups, few
+    # output channels per input value, so the first kernel dim is split out of im2col
+    ((3, 8, 9, 7), (3, 8, 3, 3), ((1, 1), (1, 1)), (1, 1), None),
+    ((2, 8, 9, 10), (2, 8, 2, 4), ((1, 0), (0, 3)), (2, 1), None),  # asymmetric, dilated
+    ((4, 8, 11), (2, 8, 3), ((2, 1),), (2,), None),  # 1-d
+    ((2, 6, 5, 6, 7), (4, 6, 3, 3, 3), ((1, 1),) * 3, (1, 1, 1), None),  # 3-d
+    ((3, 6, 7, 6, 5), (4, 6, 3, 2, 2), ((0, 2), (1, 0), (0, 0)), (2, 1, 2), 4096),  # chunks
+    ((2, 8, 12, 7), (3, 8, 3, 3), ((1, 1), (1, 1)), (1, 1), 1024),  # row blocks
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("cfg", SPLIT)
+def test_split_forward(cfg, dtype, monkeypatch):
+    """The first-kernel-dim split forward is chosen for these shapes and matches PyTorch
+    (with and without bias, with chunks and row blocks); both gradients still match (the
+    2-d input gradient runs it with the flipped kernel when its shape qualifies)."""
+    xs, ws, padding, dilation, budget = cfg
+    if budget is not None:
+        monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", budget)
+    calls = []
+    split = K._split_forward
+    monkeypatch.setattr(K, "_split_forward", lambda *a: calls.append(1) or split(*a))
+    rng = np.random.default_rng(sum(xs))
+    x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[:1], dtype)
+    stride = (1,) * len(dilation)
+    args = (stride, padding, dilation, 1)
+    y = K.conv_forward(x, w, *args)
+    assert calls, "the split path was not taken"
+    gy = randn(rng, y.shape, dtype)
+    ty, tgx, tgw = torch_conv(x, w, stride, padding, dilation, 1, gy)
+    tol = TOL[dtype]
+    assert y.dtype == dtype
+    assert_close(y, ty, tol)
+    assert_close(K.conv_forward(x, w, *args, b), ty + b.reshape((-1,) + (1,) * len(stride)), tol)
+    assert_close(K.conv_input_grad(gy, w, xs[2:], *args), tgx, tol)
+    assert_close(K.conv_weight_grad(x, gy, ws[2:], *args), tgw, tol)
+
+
+def test_split_forward_choice():
+    """Chosen only with unit stride, no groups and a first kernel dim > 1, when it moves
+    less data than im2col + GEMM."""
+    plan = K._flat_plan((8, 8), (3, 3), (1, 1), (1, 1))
+    assert K._use_split_forward(plan, 64, 64, 1, 3)  # resnet 3x3
+    assert not K._use_split_forward(plan, 64, 64, 2, 3)  # groups
+    assert not K._use_split_forward(plan, 3, 64, 1, 3)  # many outputs per input value
+    strided = K._flat_plan((8, 8), (3, 3), (2, 2), (1, 1))
+    assert not K._use_split_forward(strided, 64, 64, 1, 3)
+    row = K._flat_plan((8, 8), (1, 3), (1, 1), (1, 1))
+    assert not K._use_split_forward(row, 64, 8, 1, 1)
+    audio = K._flat_plan((64,), (9,), (1,), (1,))
+    assert not K._use_split_forward(audio, 32, 64, 1, 9)
+
+
+def test_split_forward_nonfinite():
+    """inf/nan in x reach exactly the outputs whose windows hold them (junk cells of the
+    shifted partial sums are never read)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 8, 6, 7))
+    w = rng.standard_normal((3, 8, 3, 3))
+    x[0, 2, 5, 6] = np.inf
+    x[1, 0, 0, 3] = np.nan
+    args = ((1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    ty = torch_conv(x, w, *args)[0]
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = K.conv_forward(x, w, *args)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ty))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ty))
+    fin = np.isfinite(ty)
+    np.testing.assert_allclose(y[fin], ty[fin], rtol=1e-9, atol=1e-9)
+
+
 BIAS_PATHS = {  # name: (x shape, w shape, stride, padding, dilation, groups)
     "pointwise": ((2, 4, 5, 3), (6, 4, 1, 1), (1, 1), ((0, 0),) * 2, (1, 1), 1),
     "patchify": ((2, 4, 6, 4), (6, 2, 2, 2), (2, 2), ((0, 0),) * 2, (1, 1), 2),

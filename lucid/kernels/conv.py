@@ -48,7 +48,10 @@ Algorithms
 ``as_strided`` view ``(C, *K_r, n, span)`` per phase (a single view for unit stride) is
 copied into the column matrix ``(C*K, n*span)`` (``span`` covers the exact output rows,
 extended along the trailing dims only); ONE group-batched ``np.matmul``
-``W (G, Cog, Cg*K) @ cols -> (Co, n*span)`` is then cropped/transposed into ``y``.
+``W (G, Cog, Cg*K) @ cols -> (Co, n*span)`` is then cropped/transposed into ``y``. With
+unit stride, no groups and few output channels per input value, the first kernel dim is
+split out of the columns instead (:func:`_split_forward`): the columns hold only the taps
+of the first kernel row and one GEMM gives per-row partial sums that are added shifted.
 
 *Weight gradient*: the same column matrix and ``gy`` zero-extended to ``(Co, n*span)``:
 ``cols @ gy_e^T`` (the reduction runs over batch and positions at once; the product is

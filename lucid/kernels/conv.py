@@ -354,7 +354,7 @@ def _chunks(
     """
     budget = min(target or _CHUNK_TARGET_BYTES, WORKSPACE_BYTES)
     if rows * per_row + per_sample > budget and rows > 1:
-        rb = max(1, budget // max(1, per_row))
+        rb = max(1, (budget - per_sample) // max(1, per_row))
         rb = -(-rows // -(-rows // rb))  # balanced blocks: (4, 4) rather than (7, 1)
         blocks = [(i0, min(rows, i0 + rb)) for i0 in range(0, rows, rb)]
         for n0 in range(n):
@@ -693,7 +693,7 @@ def _split_forward(x, w, y, plan: _FlatPlan, lo, bc) -> None:
     qstr = tuple(prod(plan.Q[i + 1 :]) * it for i in range(len(out)))
     halo = (K0 - 1) * s0
     per_row = (C * Kr + K0 * Co) * Qr * it
-    per_sample = (C + C * Kr + K0 * Co) * R * it
+    per_sample = (C * R + (C * Kr + K0 * Co) * (R - out[0] * Qr + halo)) * it
     for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
         n = n1 - n0
         buf = plan.buffer("buf", C, n, y.dtype)
@@ -701,10 +701,13 @@ def _split_forward(x, w, y, plan: _FlatPlan, lo, bc) -> None:
         for i0, i1 in blocks:
             width = (n - 1) * R + (i1 - i0) * Qr + halo
             shape = (C,) + counts[1:] + (width,)
-            cols = _scratch("cols", shape, y.dtype)
+            # columns and partial sums share the "cols" slot, so the scratch kept between
+            # calls stays the largest single call's (the weight gradient's cols use it too)
+            space = _scratch("cols", ((C * Kr + K0 * Co) * width,), y.dtype)
+            cols = space[: C * Kr * width].reshape(shape)
+            z = space[C * Kr * width :].reshape(K0, Co, width)
             src_strides = (n * R * it,) + tuple(st * it for st in steps[1:]) + (it,)
             np.copyto(cols, as_strided(buf[0, first + i0 * Qr :], shape, src_strides))
-            z = _scratch("gy", (K0, Co, width), y.dtype)
             np.matmul(w2, cols.reshape(C * Kr, width), out=z.reshape(K0 * Co, width))
             vshape = (Co, n, i1 - i0) + out[1:]
             vstrides = (width * it, R * it) + qstr

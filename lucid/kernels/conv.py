@@ -106,6 +106,9 @@ from typing import TypeVar
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from lucid.kernels._workspace import _scratch, release_workspace
+from lucid.kernels.winograd import winograd_conv2d, winograd_recommended
+
 __all__ = [
     "WORKSPACE_BYTES",
     "conv_output_shape",
@@ -129,13 +132,9 @@ benchmark suite (within noise) and keeps the peak memory of a forward+backward s
 _ELEMENTWISE_CHUNK_BYTES = 1 * 2**20
 """Preferred working-set size of one batch chunk of the depthwise (elementwise) paths."""
 
-_CACHE_LIMIT_BYTES = 64 * 2**20
-"""Scratch buffers larger than this are not kept between calls."""
-
 Pads = Sequence[tuple[int, int]]
 
 _ALL2 = (slice(None), slice(None))
-_tls = threading.local()
 _T = TypeVar("_T")
 
 
@@ -190,29 +189,6 @@ def _dtypes(*arrays: np.ndarray) -> tuple[np.dtype, np.dtype]:
 def _cm(a: np.ndarray) -> np.ndarray:
     """Swap the two leading axes, ``(n, C, ...) <-> (C, n, ...)`` (a view)."""
     return a.swapaxes(0, 1)
-
-
-def _scratch(slot: str, shape: Sequence[int], dtype, zero: bool = False) -> np.ndarray:
-    """A temporary array backed by a per-thread buffer that is reused across calls.
-
-    Distinct ``slot`` names must be used for buffers that are alive at the same time. The
-    result must never escape a kernel (it is overwritten by the next call).
-    """
-    dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in shape)
-    nbytes = prod(shape) * dtype.itemsize
-    cache = _tls.__dict__.setdefault("buffers", {})
-    buf = cache.get(slot)
-    if buf is None or buf.nbytes < nbytes:
-        cache.pop(slot, None)  # free a smaller buffer before allocating (no double peak)
-        buf = None
-        buf = np.empty(max(nbytes, 1), dtype=np.uint8)
-        if nbytes <= _CACHE_LIMIT_BYTES:
-            cache[slot] = buf
-    arr = buf[:nbytes].view(dtype).reshape(shape)
-    if zero:
-        arr.fill(0)
-    return arr
 
 
 def _default_num_threads() -> int:
@@ -273,11 +249,6 @@ def _map_chunks(fn: Callable[[tuple[int, int]], _T], chunks: list[tuple[int, int
             _pool = ThreadPoolExecutor(_num_threads, thread_name_prefix="lucid-conv")
         pool = _pool
     return list(pool.map(fn, chunks))
-
-
-def release_workspace() -> None:
-    """Free the scratch buffers cached for the calling thread (they are re-created on use)."""
-    _tls.__dict__.pop("buffers", None)
 
 
 def _all_finite(a: np.ndarray) -> bool:
@@ -621,6 +592,9 @@ def conv_forward(
         _patch_forward(x, w, y, G)
         return _plus_bias(y, bc).astype(rdt, copy=False)
 
+    if _use_winograd(x, w, stride, padding, dilation, G, out):
+        return winograd_conv2d(x, w, padding, bias=bias).astype(rdt, copy=False)
+
     lo = tuple(p[0] for p in padding)
     plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
     if depthwise and Co == C:  # with a channel multiplier the GEMM is faster
@@ -652,6 +626,28 @@ def conv_forward(
             np.matmul(wk, cols.reshape(G, Cg * Kf, n * span), out=yt)
             _store(_cm(y[n0:n1, :, i0:i1]), plan.crop(yt.reshape(Co, n, span)), bc)
     return y.astype(rdt, copy=False)
+
+
+def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
+    """Whether the forward goes to :func:`~lucid.kernels.winograd.winograd_conv2d`.
+
+    Stride-1, dilation-1, ungrouped 3x3 2-d convolutions with non-negative padding, in
+    float32/float64, for shapes where Winograd measured faster than im2col
+    (:func:`~lucid.kernels.winograd.winograd_recommended`; e.g. 0.59x on the resnet 3x3
+    layer), and only for finite data: its transforms mix a whole tile, so an ``inf``/``nan``
+    in ``x`` would spoil neighbouring outputs that a direct convolution leaves finite.
+    """
+    return (
+        w.shape[2:] == (3, 3)
+        and G == 1
+        and tuple(stride) == (1, 1)
+        and tuple(dilation) == (1, 1)
+        and x.dtype in (np.float32, np.float64)
+        and all(lo >= 0 and hi >= 0 for lo, hi in padding)
+        and winograd_recommended(x.shape[0], x.shape[1], w.shape[0], *out)
+        and _all_finite(w)
+        and _all_finite(x)
+    )
 
 
 def _use_split_forward(plan: _FlatPlan, C: int, Co: int, G: int, K0: int) -> bool:

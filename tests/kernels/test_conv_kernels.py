@@ -661,3 +661,63 @@ def test_output_shape_formula():
 def test_set_num_threads_validation():
     with pytest.raises(ValueError):
         K.set_num_threads(0)
+
+
+WINOGRAD = [
+    # (x shape, w shape, padding): stride-1 3x3 shapes that winograd_recommended accepts
+    ((2, 64, 12, 10), (64, 64, 3, 3), ((1, 1), (1, 1))),
+    ((8, 32, 9, 11), (48, 32, 3, 3), ((0, 2), (1, 0))),  # asymmetric ('same'-like) padding
+    ((1, 128, 6, 5), (128, 128, 3, 3), ((0, 0), (0, 0))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", WINOGRAD)
+def test_winograd_route(cfg, dtype, monkeypatch):
+    """Stride-1 3x3 layers with enough channels run Winograd, for the forward (with bias)
+    and the input gradient (forward with the flipped kernel); values match PyTorch."""
+    from lucid.kernels import winograd as W
+
+    calls = []
+    wino = K.winograd_conv2d
+    monkeypatch.setattr(K, "winograd_conv2d", lambda *a, **k: calls.append(1) or wino(*a, **k))
+    xs, ws, padding = cfg
+    rng = np.random.default_rng(xs[1])
+    x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[:1], dtype)
+    args = ((1, 1), padding, (1, 1), 1)
+    y = K.conv_forward(x, w, *args, b)
+    assert len(calls) == 1 and y.dtype == dtype
+    gy = randn(rng, y.shape, dtype)
+    ty, tgx, tgw = torch_conv(x, w, (1, 1), padding, (1, 1), 1, gy)
+    tol = TOL[dtype]
+    assert_close(y, ty + b[:, None, None], tol)
+    gx = K.conv_input_grad(gy, w, xs[2:], *args)
+    assert_close(gx, tgx, tol)
+    assert len(calls) == 2 or not W.winograd_recommended(xs[0], ws[0], xs[1], *xs[2:])
+    assert_close(K.conv_weight_grad(x, gy, (3, 3), *args), tgw, tol)
+
+
+def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch):
+    """Non-finite data, strides, dilations, groups, other kernels, few channels and other
+    dtypes take the other paths (non-finite values then propagate exactly as in PyTorch)."""
+    monkeypatch.setattr(K, "winograd_conv2d", None)  # any call would raise
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 64, 10, 10)), rng.standard_normal((64, 64, 3, 3))
+    pad = ((1, 1), (1, 1))
+    x_bad = x.copy()
+    x_bad[1, 5, 4, 4] = np.inf
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = K.conv_forward(x_bad, w, (1, 1), pad, (1, 1), 1)
+    ty = torch_conv(x_bad, w, (1, 1), pad, (1, 1), 1)[0]
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ty))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ty))
+    w_bad = w.copy()
+    w_bad[3, 2, 1, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(K.conv_forward(x, w_bad, (1, 1), pad, (1, 1), 1)[:, 3]).all()
+    K.conv_forward(x, w, (2, 2), pad, (1, 1), 1)
+    K.conv_forward(x, w, (1, 1), pad, (2, 2), 1)
+    K.conv_forward(x, w[:, :32], (1, 1), pad, (1, 1), 2)
+    K.conv_forward(x, w[:, :, :2], (1, 1), pad, (1, 1), 1)
+    K.conv_forward(x[:, :8], w[:, :8], (1, 1), pad, (1, 1), 1)
+    K.conv_forward(x.astype(np.complex128), w, (1, 1), pad, (1, 1), 1)

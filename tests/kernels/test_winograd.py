@@ -1,0 +1,266 @@
+"""Tests of :mod:`lucid.kernels.winograd` against PyTorch: a seeded random grid (tile sizes,
+ragged edges, tiny inputs, asymmetric padding, non-contiguous inputs, bias, float64),
+block / chunk splits, float32 accuracy, determinism, non-finite values and errors."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def _load_kernel(name: str):
+    """Import ``lucid.kernels.<name>``; fall back to loading the file if ``lucid`` is broken."""
+    try:
+        return importlib.import_module(f"lucid.kernels.{name}")
+    except Exception:  # pragma: no cover - only while lucid/__init__.py is being written
+        path = Path(__file__).resolve().parents[2] / "lucid" / "kernels" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"_lucid_kernels_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+K = _load_kernel("winograd")
+TOL = {np.float32: 1e-4, np.float64: 1e-10}
+
+
+def torch_conv(x, w, padding, bias=None) -> np.ndarray:
+    """Reference 3x3 stride-1 cross-correlation (asymmetric padding through ``F.pad``)."""
+    (top, bottom), (left, right) = padding
+    xt = F.pad(torch.from_numpy(np.ascontiguousarray(x)), (left, right, top, bottom))
+    bt = None if bias is None else torch.from_numpy(bias)
+    return F.conv2d(xt, torch.from_numpy(np.ascontiguousarray(w)), bt).numpy()
+
+
+def rel_err(actual: np.ndarray, expected: np.ndarray) -> float:
+    """Max abs error relative to the max abs value of ``expected``."""
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    if expected.size == 0:
+        return 0.0
+    scale = max(float(np.abs(expected).max()), 1e-30)
+    return float(np.abs(actual.astype(np.float64) - expected).max()) / scale
+
+
+def _layout(rng, a: np.ndarray, kind: str) -> np.ndarray:
+    """The same values as ``a`` in a non-contiguous layout."""
+    if kind == "transposed":  # channels-last storage viewed as NCHW
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if kind == "sliced":  # every other element of a larger array
+        big = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+        big[..., ::2] = a
+        return big[..., ::2]
+    return a
+
+
+def _random_config(rng):
+    dtype = np.float64 if rng.random() < 0.25 else np.float32
+    N = int(rng.integers(1, 4))
+    C, Co = (int(v) for v in rng.choice([1, 3, 8, 17], 2))
+    pads = [int(v) for v in rng.integers(0, 3, 4)]
+    if rng.random() < 0.4:  # symmetric
+        pads[1], pads[3] = pads[0], pads[2]
+    padding = ((pads[0], pads[1]), (pads[2], pads[3]))
+    H = max(int(rng.integers(1, 21)), 3 - pads[0] - pads[1])
+    W = max(int(rng.integers(1, 21)), 3 - pads[2] - pads[3])
+    m = [2, 4, None][int(rng.integers(0, 3))]
+    layout = str(rng.choice(["contiguous", "transposed", "sliced"]))
+    return dtype, N, C, Co, H, W, padding, m, layout, bool(rng.random() < 0.3)
+
+
+CONFIGS = [_random_config(np.random.default_rng(1000 + i)) for i in range(48)]
+
+
+@pytest.mark.parametrize("index", range(len(CONFIGS)), ids=[f"cfg{i}" for i in range(len(CONFIGS))])
+def test_random_grid_matches_torch(index):
+    dtype, N, C, Co, H, W, padding, m, layout, with_bias = CONFIGS[index]
+    rng = np.random.default_rng(2000 + index)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((Co, C, 3, 3)).astype(dtype)
+    bias = rng.standard_normal(Co).astype(dtype) if with_bias else None
+    y = K.winograd_conv2d(_layout(rng, x, layout), _layout(rng, w, layout), padding, m, bias)
+    assert y.dtype == dtype
+    assert rel_err(y, torch_conv(x, w, padding, bias)) <= TOL[dtype]
+
+
+@pytest.fixture
+def fresh_plans():
+    """Clear the plan cache around a test that changes the planning constants."""
+    K._plan.cache_clear()
+    yield
+    K._plan.cache_clear()
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("blocks", [(1, 1), (2, 3), (3, 2), (5, 5)])
+def test_block_and_chunk_splits(monkeypatch, fresh_plans, m, blocks):
+    """Several block groups per axis (edge + interior), dead tiles, several chunks with a
+    partial last one: every split gives the same convolution."""
+    monkeypatch.setitem(K._BLOCK, m, blocks)
+    rng = np.random.default_rng(m * 10 + blocks[0])
+    x = rng.standard_normal((5, 3, 23, 26))
+    w = rng.standard_normal((4, 3, 3, 3))
+    bias = rng.standard_normal(4)
+    padding = ((2, 1), (0, 2))
+    plan = K._plan(5, 3, 4, 23, 26, padding, m, np.dtype(np.float64))
+    monkeypatch.setattr(plan, "chunk", 2)
+    y = K.winograd_conv2d(x, w, padding, m, bias)
+    assert rel_err(y, torch_conv(x, w, padding, bias)) <= 1e-10
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_row_strips(monkeypatch, fresh_plans, m):
+    """A working set above the target splits images into strips of output rows (each a
+    sub-problem with its own padding; strips inside the padding are bias only)."""
+    monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", 1)
+    rng = np.random.default_rng(m)
+    x = rng.standard_normal((3, 2, 13, 9))
+    w = rng.standard_normal((3, 2, 3, 3))
+    bias = rng.standard_normal(3)
+    for padding in [((1, 1), (1, 1)), ((2, 0), (0, 1)), ((9, 11), (2, 0))]:
+        y = K.winograd_conv2d(x, w, padding, m, bias)
+        assert rel_err(y, torch_conv(x, w, padding, bias)) <= 1e-10
+
+
+@pytest.mark.parametrize("size, padding", [
+    ((1, 1), ((1, 1), (1, 1))),
+    ((1, 2), ((2, 0), (0, 2))),
+    ((3, 3), ((0, 0), (0, 0))),
+    ((3, 1), ((0, 0), (2, 2))),
+    ((5, 4), ((2, 2), (2, 2))),
+    ((0, 4), ((2, 2), (1, 1))),  # no input rows: only padding
+    ((4, 0), ((1, 1), (1, 2))),  # no input columns
+])
+@pytest.mark.parametrize("m", [2, 4])
+def test_tiny_inputs(size, padding, m):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3) + size)
+    w = rng.standard_normal((2, 3, 3, 3))
+    assert rel_err(K.winograd_conv2d(x, w, padding, m), torch_conv(x, w, padding)) <= 1e-10
+
+
+@pytest.mark.parametrize("shape, out", [
+    ((0, 3, 5, 5), (0, 4, 3, 5)), ((2, 0, 5, 5), (2, 4, 3, 5)), ((2, 3, 2, 5), (2, 4, 0, 5)),
+])
+def test_empty_inputs_or_outputs(shape, out):
+    """No batch, no input channel (bias only) or a zero-size output, like ``conv_forward``."""
+    x = np.ones(shape, np.float32)
+    w = np.ones((4, shape[1], 3, 3), np.float32)
+    bias = np.arange(4, dtype=np.float32)
+    y = K.winograd_conv2d(x, w, ((0, 0), (1, 1)), bias=bias)
+    assert y.shape == out and y.dtype == np.float32
+    np.testing.assert_array_equal(y, np.broadcast_to(bias[:, None, None], out))
+
+
+@pytest.mark.parametrize("m, limit", [(2, 2e-6), (4, 2e-5)])
+def test_float32_accuracy_deep_reduction(m, limit):
+    """float32 error against a float64 reference stays far below lucid's 1e-4 tolerance."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 256, 12, 12)).astype(np.float32)
+    w = rng.standard_normal((16, 256, 3, 3)).astype(np.float32)
+    ref = torch_conv(x.astype(np.float64), w.astype(np.float64), ((1, 1), (1, 1)))
+    assert rel_err(K.winograd_conv2d(x, w, ((1, 1), (1, 1)), m), ref) <= limit
+
+
+def test_deterministic():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((9, 16, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((24, 16, 3, 3)).astype(np.float32)
+    first = K.winograd_conv2d(x, w, ((1, 1), (1, 1)))
+    K.winograd_conv2d(x[:3, :, :7], w, ((0, 2), (1, 0)), m=2)  # reuses the scratch
+    np.testing.assert_array_equal(K.winograd_conv2d(x, w, ((1, 1), (1, 1))), first)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_non_finite_input_stays_local(m, value):
+    """An inf/nan in x makes every output whose window holds it non-finite (as a direct
+    convolution does), and also spreads to the rest of its block of tiles (outputs whose
+    window does not hold it: Winograd transforms mix whole windows, and 0 * inf = nan), but
+    no further: outputs more than ``m * b + 2`` rows or columns away stay exact."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 30, 30))
+    w = rng.standard_normal((4, 3, 3, 3))
+    x[1, 2, 13, 17] = value
+    padding = ((1, 1), (1, 1))
+    y = K.winograd_conv2d(x, w, padding, m)
+    ref = torch_conv(x, w, padding)
+    bad = ~np.isfinite(ref)
+    assert bad.any() and not np.isfinite(y[bad]).any()
+    plan = K._plan(2, 3, 4, 30, 30, padding, m, np.dtype(np.float64))
+    rows, cols = np.ogrid[:30, :30]
+    near = (abs(rows - 13) <= m * plan.by + 2) & (abs(cols - 17) <= m * plan.bx + 2)
+    far = np.broadcast_to(~near, y.shape).copy()
+    far[0] = True  # the other image is untouched
+    assert np.isfinite(y[far]).all()
+    np.testing.assert_allclose(y[far], ref[far], rtol=1e-10, atol=1e-10)
+    assert not np.isfinite(y[1][:, ~bad[1, 0] & near]).all()  # it does spread in the block
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_non_finite_weight_spoils_its_channel(m):
+    """Like a direct convolution: every output of that channel, nothing else."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 9, 10))
+    w = rng.standard_normal((4, 3, 3, 3))
+    w[2, 1, 0, 2] = -np.inf
+    y = K.winograd_conv2d(x, w, ((1, 1), (1, 1)), m)
+    ref = torch_conv(x, w, ((1, 1), (1, 1)))
+    np.testing.assert_array_equal(~np.isfinite(y), ~np.isfinite(ref))
+    assert not np.isfinite(y[:, 2]).any()
+
+
+def test_default_tile_size():
+    """F(4x4) by default; F(2x2) when few tiles meet large weight matrices."""
+    assert K._tile_size(32, 64, 64, 32, 32) == 4
+    assert K._tile_size(32, 128, 128, 8, 8) == 4
+    assert K._tile_size(8, 128, 128, 4, 4) == 2
+    assert K._tile_size(1, 512, 512, 8, 8) == 2
+    assert K._tile_size(8, 512, 512, 8, 8) == 2
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ((32, 64, 64, 32, 32), True), ((8, 32, 32, 56, 56), True), ((4, 3, 16, 64, 64), False),
+    ((1, 16, 16, 16, 16), False), ((8, 16, 16, 16, 16), True), ((32, 16, 16, 32, 32), False),
+    ((1, 512, 512, 4, 4), False), ((8, 512, 512, 4, 4), True), ((1, 32, 32, 32, 32), False),
+    ((1, 32, 32, 16, 16), True), ((1, 64, 64, 56, 56), False), ((1, 128, 128, 56, 56), True),
+])
+def test_winograd_recommended(shape, expected):
+    assert K.winograd_recommended(*shape) is expected
+
+
+@pytest.mark.parametrize("x, w, padding, m, bias, exc, match", [
+    (np.ones((1, 2, 4, 4), np.int64), np.ones((1, 2, 3, 3), np.int64), ((0, 0),) * 2, 4,
+     None, TypeError, "float32 or float64"),
+    (np.ones((1, 2, 4, 4), np.float16), np.ones((1, 2, 3, 3), np.float16), ((0, 0),) * 2, 4,
+     None, TypeError, "float16"),
+    (np.ones((2, 4, 4)), np.ones((1, 2, 3, 3)), ((0, 0),) * 2, 4, None, ValueError,
+     r"x of shape \(2, 4, 4\)"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 2, 5, 5)), ((0, 0),) * 2, 4, None, ValueError,
+     r"w of shape \(1, 2, 5, 5\)"),
+    (np.ones((1, 3, 4, 4)), np.ones((1, 2, 3, 3)), ((0, 0),) * 2, 4, None, ValueError,
+     "C_out, C, 3, 3"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 2, 3, 3)), ((0, 0), (-1, 0)), 4, None, ValueError,
+     "non-negative"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 2, 3, 3)), ((0, 0),), 4, None, ValueError,
+     "two non-negative"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 2, 3, 3)), (1, 1), 4, None, ValueError,
+     r"two non-negative \(lo, hi\) pairs, got \(1, 1\)"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 2, 3, 3)), ((0, 0),) * 2, 3, None, ValueError,
+     "m must be 2 or 4, got 3"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 2, 3, 3)), ((0, 0),) * 2, 4, np.ones(2), ValueError,
+     r"bias must have shape \(1,\)"),
+    (np.ones((1, 2, 1, 4)), np.ones((1, 2, 3, 3)), ((0, 0),) * 2, 4, None, ValueError,
+     r"spatial size \(1, 4\) is too small"),
+])
+def test_errors(x, w, padding, m, bias, exc, match):
+    with pytest.raises(exc, match=match):
+        K.winograd_conv2d(x, w, padding, m, bias)

@@ -604,7 +604,7 @@ def conv_forward(
             _depthwise_forward(x, w, y, plan, lo, bc)
         return y.astype(rdt, copy=False)
 
-    if _use_split_forward(plan, C, Co, G, kernel[0]):
+    if _use_split_forward(plan, C, Co, G, kernel[0], y.itemsize):
         _split_forward(x, w, y, plan, lo, bc)
         return y.astype(rdt, copy=False)
 
@@ -650,19 +650,26 @@ def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
     )
 
 
-def _use_split_forward(plan: _FlatPlan, C: int, Co: int, G: int, K0: int) -> bool:
+def _use_split_forward(plan: _FlatPlan, C: int, Co: int, G: int, K0: int, itemsize: int) -> bool:
     """Whether :func:`_split_forward` moves less data than plain im2col + GEMM.
 
     Per extended output position, im2col copies ``C*Kf`` values and the GEMM writes ``Co``;
-    the split copies ``C*Kf/K0`` and writes, then re-reads, ``K0*Co``. It needs one phase
-    (unit stride) and no groups. Measured (2 threads, float32): video conv3d forward 0.81x
-    and resnet 3x3 0.93x the time of im2col + GEMM; with many output channels per input
-    value (audio conv1d, ``K0 = 9``) it would move more data and is not chosen.
+    the split copies ``C*Kf/K0`` and writes, then re-reads, ``K0*Co``. It also computes
+    ``(K0 - 1)`` extra grid rows per block (the shifts' reach), which only whole-sample
+    chunks amortise, so one sample must fit the chunk budget. It needs one phase (unit
+    stride) and no groups. Measured (2 threads, float32, A/B against im2col + GEMM): the
+    demo classifier's input gradient ``(64, 64, 8, 8) -> 32`` 0.73x, the dilated suite
+    layer 1.0x; the video conv3d layer (row blocks of 4 + 2 halo rows) was 1.05x and is
+    excluded by the budget rule, as is audio conv1d (``K0 = 9``, by the data rule).
     """
-    Kf = plan.Kf
+    Kf, R = plan.Kf, plan.R
+    if G != 1 or K0 == 1 or len(plan.phases) != 1:
+        return False
+    halo = (K0 - 1) * plan.groups[0][3][0]
+    per_sample = (C * R + (C * (Kf // K0) + K0 * Co) * (R + halo)) * itemsize
     return (
-        G == 1 and K0 > 1 and len(plan.phases) == 1
-        and C * (Kf // K0) + 2 * K0 * Co <= C * Kf + Co
+        C * (Kf // K0) + 2 * K0 * Co <= C * Kf + Co
+        and per_sample <= _CHUNK_TARGET_BYTES
     )
 
 
@@ -688,35 +695,33 @@ def _split_forward(x, w, y, plan: _FlatPlan, lo, bc) -> None:
     it = y.itemsize
     qstr = tuple(prod(plan.Q[i + 1 :]) * it for i in range(len(out)))
     halo = (K0 - 1) * s0
-    per_row = (C * Kr + K0 * Co) * Qr * it
-    per_sample = (C * R + (C * Kr + K0 * Co) * (R - out[0] * Qr + halo)) * it
-    for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
+    per_sample = (C * R + (C * Kr + K0 * Co) * (R + halo)) * it
+    # whole samples only (see _use_split_forward), so every chunk shares one halo
+    for n0, n1, _ in _chunks(N, 1, 0, per_sample):
         n = n1 - n0
         buf = plan.buffer("buf", C, n, y.dtype)
         plan.fill(buf, _cm(x[n0:n1]), lo)
-        for i0, i1 in blocks:
-            width = (n - 1) * R + (i1 - i0) * Qr + halo
-            shape = (C,) + counts[1:] + (width,)
-            # columns and partial sums share the "cols" slot, so the scratch kept between
-            # calls stays the largest single call's (the weight gradient's cols use it too)
-            space = _scratch("cols", ((C * Kr + K0 * Co) * width,), y.dtype)
-            cols = space[: C * Kr * width].reshape(shape)
-            z = space[C * Kr * width :].reshape(K0, Co, width)
-            src_strides = (n * R * it,) + tuple(st * it for st in steps[1:]) + (it,)
-            np.copyto(cols, as_strided(buf[0, first + i0 * Qr :], shape, src_strides))
-            np.matmul(w2, cols.reshape(C * Kr, width), out=z.reshape(K0 * Co, width))
-            vshape = (Co, n, i1 - i0) + out[1:]
-            vstrides = (width * it, R * it) + qstr
-            parts = [as_strided(z[a, :, a * s0 :], vshape, vstrides) for a in range(K0)]
-            yc = _cm(y[n0:n1, :, i0:i1])
-            if bc is None:
-                np.add(parts[0], parts[1], out=yc)
-                rest = parts[2:]
-            else:
-                _store(yc, parts[0], bc)
-                rest = parts[1:]
-            for part in rest:
-                np.add(yc, part, out=yc)
+        width = (n - 1) * R + out[0] * Qr + halo
+        shape = (C,) + counts[1:] + (width,)
+        # columns and partial sums share the "cols" slot, so the scratch kept between
+        # calls stays the largest single call's (the weight gradient's cols use it too)
+        space = _scratch("cols", ((C * Kr + K0 * Co) * width,), y.dtype)
+        cols = space[: C * Kr * width].reshape(shape)
+        z = space[C * Kr * width :].reshape(K0, Co, width)
+        src_strides = (n * R * it,) + tuple(st * it for st in steps[1:]) + (it,)
+        np.copyto(cols, as_strided(buf[0, first:], shape, src_strides))
+        np.matmul(w2, cols.reshape(C * Kr, width), out=z.reshape(K0 * Co, width))
+        vshape, vstrides = (Co, n) + out, (width * it, R * it) + qstr
+        parts = [as_strided(z[a, :, a * s0 :], vshape, vstrides) for a in range(K0)]
+        yc = _cm(y[n0:n1])
+        if bc is None:
+            np.add(parts[0], parts[1], out=yc)
+            rest = parts[2:]
+        else:
+            _store(yc, parts[0], bc)
+            rest = parts[1:]
+        for part in rest:
+            np.add(yc, part, out=yc)
 
 
 def _plus_bias(y: np.ndarray, bc: np.ndarray | None) -> np.ndarray:

@@ -482,14 +482,14 @@ def test_depthwise_rows_forward(cfg, dtype, monkeypatch):
 
 
 SPLIT = [
-    # (x shape, w shape, padding, dilation, chunk budget): unit stride, no groups, few
-    # output channels per input value, so the first kernel dim is split out of im2col
-    ((3, 8, 9, 7), (3, 8, 3, 3), ((1, 1), (1, 1)), (1, 1), None),
-    ((2, 8, 9, 10), (2, 8, 2, 4), ((1, 0), (0, 3)), (2, 1), None),  # asymmetric, dilated
-    ((4, 8, 11), (2, 8, 3), ((2, 1),), (2,), None),  # 1-d
-    ((2, 6, 5, 6, 7), (4, 6, 3, 3, 3), ((1, 1),) * 3, (1, 1, 1), None),  # 3-d
-    ((3, 6, 7, 6, 5), (4, 6, 3, 2, 2), ((0, 2), (1, 0), (0, 0)), (2, 1, 2), 4096),  # chunks
-    ((2, 8, 12, 7), (3, 8, 3, 3), ((1, 1), (1, 1)), (1, 1), 1024),  # row blocks
+    # (x shape, w shape, padding, dilation, one sample per chunk): unit stride, no groups,
+    # few output channels per input value, so the first kernel dim is split out of im2col
+    ((3, 8, 9, 7), (3, 8, 3, 3), ((1, 1), (1, 1)), (1, 1), False),
+    ((2, 8, 9, 10), (2, 8, 2, 4), ((1, 0), (0, 3)), (2, 1), False),  # asymmetric, dilated
+    ((4, 8, 11), (2, 8, 3), ((2, 1),), (2,), False),  # 1-d
+    ((2, 6, 5, 6, 7), (4, 6, 3, 3, 3), ((1, 1),) * 3, (1, 1, 1), False),  # 3-d
+    ((3, 6, 7, 6, 5), (4, 6, 3, 2, 2), ((0, 2), (1, 0), (0, 0)), (2, 1, 2), True),
+    ((3, 8, 12, 7), (3, 8, 3, 3), ((1, 1), (1, 1)), (1, 1), True),
 ]
 
 
@@ -499,9 +499,16 @@ def test_split_forward(cfg, dtype, monkeypatch):
     """The first-kernel-dim split forward is chosen for these shapes and matches PyTorch
     (with and without bias, with chunks and row blocks); both gradients still match (the
     2-d input gradient runs it with the flipped kernel when its shape qualifies)."""
-    xs, ws, padding, dilation, budget = cfg
-    if budget is not None:
-        monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", budget)
+    xs, ws, padding, dilation, small_chunks = cfg
+    if small_chunks:  # the smallest budget that still takes the split: a sample per chunk
+        plan = K._flat_plan(K.conv_output_shape(xs[2:], ws[2:], (1,) * len(dilation), padding,
+                                                dilation), ws[2:], (1,) * len(dilation), dilation)
+        budget = 2**20
+        item = np.dtype(dtype).itemsize
+        while budget > 1 and K._use_split_forward(plan, xs[1], ws[0], 1, ws[2], item):
+            budget //= 2
+            monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", budget)
+        monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", budget * 2)
     calls = []
     split = K._split_forward
     monkeypatch.setattr(K, "_split_forward", lambda *a: calls.append(1) or split(*a))
@@ -523,17 +530,20 @@ def test_split_forward(cfg, dtype, monkeypatch):
 
 def test_split_forward_choice():
     """Chosen only with unit stride, no groups and a first kernel dim > 1, when it moves
-    less data than im2col + GEMM."""
+    less data than im2col + GEMM and one sample fits the chunk budget."""
     plan = K._flat_plan((8, 8), (3, 3), (1, 1), (1, 1))
-    assert K._use_split_forward(plan, 64, 64, 1, 3)  # resnet 3x3
-    assert not K._use_split_forward(plan, 64, 64, 2, 3)  # groups
-    assert not K._use_split_forward(plan, 3, 64, 1, 3)  # many outputs per input value
+    assert K._use_split_forward(plan, 64, 64, 1, 3, 4)
+    assert not K._use_split_forward(plan, 64, 64, 2, 3, 4)  # groups
+    assert not K._use_split_forward(plan, 3, 64, 1, 3, 4)  # many outputs per input value
     strided = K._flat_plan((8, 8), (3, 3), (2, 2), (1, 1))
-    assert not K._use_split_forward(strided, 64, 64, 1, 3)
+    assert not K._use_split_forward(strided, 64, 64, 1, 3, 4)
     row = K._flat_plan((8, 8), (1, 3), (1, 1), (1, 1))
-    assert not K._use_split_forward(row, 64, 8, 1, 1)
+    assert not K._use_split_forward(row, 64, 8, 1, 1, 4)
     audio = K._flat_plan((64,), (9,), (1,), (1,))
-    assert not K._use_split_forward(audio, 32, 64, 1, 9)
+    assert not K._use_split_forward(audio, 32, 64, 1, 9, 4)
+    video = K._flat_plan((8, 32, 32), (3, 3, 3), (1, 1, 1), (1, 1, 1))
+    assert not K._use_split_forward(video, 16, 32, 1, 3, 4)  # a sample exceeds the budget
+    assert K._use_split_forward(video, 16, 32, 1, 3, 1)  # (it fits at 1 byte per value)
 
 
 def test_split_forward_nonfinite():

@@ -1,6 +1,8 @@
 """The GUIDE §5 convolution suite: lucid's ``F.conv*`` / ``F.conv_transpose*`` against PyTorch.
 
 Run: ``python benchmarks/conv.py [--threads 2] [--repeats 7] [--only NAME ...] [--breakdown]``.
+The suite table is followed by the training-step ratio of :mod:`train_step` (skip it with
+``--no-train-step``).
 
 Timing
     Both libraries run in this process with the same thread count (``torch.set_num_threads``;
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--breakdown", action="store_true",
                         help="also time lucid's kernel calls alone (where the time goes)")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-train-step", action="store_true")
     args = parser.parse_args(argv)
 
     limit_threads(args.threads)
@@ -234,6 +237,12 @@ def main(argv: list[str] | None = None) -> None:
             worst = max(range(len(values)), key=values.__getitem__)
             print(f"{label:<12} median ratio {statistics.median(values):5.2f}   worst "
                   f"{values[worst]:5.2f} ({layers[worst].name})")
+    if not args.no_train_step:
+        from train_step import measure
+
+        r = measure()
+        print(f"training step (demo classifier, batch 64, Adam): ratio {r['ratio']:.2f} "
+              f"(lucid {r['lucid'] * 1e3:.1f} ms, torch {r['torch'] * 1e3:.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import compare, limit_threads  # noqa: E402
 
 
-def main() -> None:
+def measure(repeats: int = 9) -> dict[str, float]:
+    """Time one training step of each library (``compare``'s dict: medians and ratio)."""
     import torch
     import torch.nn as tnn
 
@@ -52,7 +53,11 @@ def main() -> None:
         torch.nn.functional.cross_entropy(tmodel(tx), ty).backward()
         topt.step()
 
-    r = compare(lucid_step, torch_step, repeats=9)
+    return compare(lucid_step, torch_step, repeats=repeats)
+
+
+def main() -> None:
+    r = measure()
     print("training step: demo classifier, batch 64, Adam, 2 threads")
     print(f"{'lucid ms':>10} {'torch ms':>10} {'ratio':>7}")
     print(f"{r['lucid'] * 1e3:10.2f} {r['torch'] * 1e3:10.2f} {r['ratio']:7.2f}")

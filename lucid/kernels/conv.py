@@ -713,15 +713,19 @@ def _split_forward(x, w, y, plan: _FlatPlan, lo, bc) -> None:
         np.matmul(w2, cols.reshape(C * Kr, width), out=z.reshape(K0 * Co, width))
         vshape, vstrides = (Co, n) + out, (width * it, R * it) + qstr
         parts = [as_strided(z[a, :, a * s0 :], vshape, vstrides) for a in range(K0)]
-        yc = _cm(y[n0:n1])
-        if bc is None:
-            np.add(parts[0], parts[1], out=yc)
-            rest = parts[2:]
-        else:
-            _store(yc, parts[0], bc)
-            rest = parts[1:]
-        for part in rest:
-            np.add(yc, part, out=yc)
+        _store_sum(_cm(y[n0:n1]), parts, bc)
+
+
+def _store_sum(dst: np.ndarray, parts: list[np.ndarray], bc: np.ndarray | None) -> None:
+    """``dst = sum(parts) (+ bias)`` for channel-major blocks, one pass per part."""
+    if bc is None and len(parts) > 1:
+        np.add(parts[0], parts[1], out=dst)
+        rest = parts[2:]
+    else:
+        _store(dst, parts[0], bc)
+        rest = parts[1:]
+    for part in rest:
+        np.add(dst, part, out=dst)
 
 
 def _plus_bias(y: np.ndarray, bc: np.ndarray | None) -> np.ndarray:
@@ -818,15 +822,7 @@ def _depthwise_forward_rows(x, w, y, plan: _FlatPlan, lo, bc) -> None:
         np.matmul(wk, cols, out=z)
         shape, strides = (C, n, O0, O1), (K0 * width * it, R * it, Qr * it, it)
         rows = [as_strided(z[0, a, a * s0 :], shape, strides) for a in range(K0)]
-        yc = _cm(y[n0:n1])
-        if bc is None and K0 > 1:
-            np.add(rows[0], rows[1], out=yc)
-            rest = rows[2:]
-        else:
-            _store(yc, rows[0], bc)
-            rest = rows[1:]
-        for row in rest:
-            np.add(yc, row, out=yc)
+        _store_sum(_cm(y[n0:n1]), rows, bc)
 
     chunks = [(n0, n1) for n0, n1, _ in _chunks(N, 1, 0, per_sample, _ELEMENTWISE_CHUNK_BYTES)]
     _map_chunks(work, chunks)

@@ -421,3 +421,54 @@ def test_blocks_grid_covers_cases():
     assert any(len(c["image"]) == 4 and c["image"][0] == 0 for c in cfgs)
     assert any(c["dtype"] == np.complex128 for c in cfgs)
     assert any(not isinstance(c["kw"]["kernel_size"], tuple) for c in cfgs)
+
+
+# ------------------------------------------------- every kernel algorithm, through autograd
+
+ALGORITHMS = {  # name: (x shape, w shape, conv kwargs) chosen so the kernel takes that path
+    "winograd": ((2, 64, 9, 10), (64, 64, 3, 3), dict(padding=1)),
+    "winograd same": ((8, 32, 7, 8), (32, 32, 3, 3), dict(padding="same")),
+    "split forward": ((3, 16, 6, 7), (4, 16, 3, 3), dict(padding=(2, 1), dilation=(2, 1))),
+    "split forward 3-d": ((2, 8, 4, 5, 4), (3, 8, 3, 3, 2), dict(padding=1)),
+    "depthwise rows": ((2, 6, 7, 8), (6, 1, 3, 3), dict(padding=1, groups=6)),
+    "patchify": ((2, 4, 8, 6), (6, 2, 2, 3), dict(stride=(2, 3), groups=2)),
+    "pointwise": ((2, 6, 5, 4), (8, 6, 1, 1), {}),
+    "im2col strided": ((2, 5, 9, 8), (7, 5, 3, 3), dict(stride=2, padding=1)),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(ALGORITHMS))
+def test_every_algorithm_path_matches_torch(name, dtype):
+    """Output, all three gradients and the second-order gradients through each path
+    (Winograd serves the forward and, with the flipped kernel, the input gradient)."""
+    xs, ws, kwargs = ALGORITHMS[name]
+    cfg = {"dtype": dtype, "transposed": (False, False, False)}
+    fn = _conv_fn(len(xs) - 2, kwargs)
+    seed = len(name)
+    arrays = [_random(np.random.default_rng(seed), s, dtype) for s in (xs, ws, ws[:1])]
+    check_first_order(fn, arrays, cfg, seed)
+    want = run_second_order(torch, fn, arrays, seed)
+    got = run_second_order(lucid, fn, arrays, seed)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert_close(g, w, dtype, f"second-order grad {i}")
+
+
+def test_algorithm_table_selects_its_paths(monkeypatch):
+    """Each entry of ALGORITHMS really reaches the kernel path it is named after."""
+    from lucid.kernels import conv as K
+
+    hits: list[str] = []
+    for attr in ("winograd_conv2d", "_split_forward", "_depthwise_forward_rows",
+                 "_patch_forward"):
+        orig = getattr(K, attr)
+        monkeypatch.setattr(K, attr, lambda *a, _o=orig, _n=attr, **k: hits.append(_n)
+                            or _o(*a, **k))
+    expect = {"winograd": "winograd_conv2d", "winograd same": "winograd_conv2d",
+              "split forward": "_split_forward", "split forward 3-d": "_split_forward",
+              "depthwise rows": "_depthwise_forward_rows", "patchify": "_patch_forward"}
+    for name, (xs, ws, kwargs) in ALGORITHMS.items():
+        hits.clear()
+        x, w = lucid.randn(*xs), lucid.randn(*ws)
+        getattr(F, f"conv{len(xs) - 2}d")(x, w, **kwargs)
+        assert hits == ([expect[name]] if name in expect else []), name

@@ -107,7 +107,12 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from lucid.kernels._workspace import _scratch, release_workspace
-from lucid.kernels.winograd import winograd_conv2d, winograd_recommended
+from lucid.kernels.winograd import (
+    winograd_conv2d,
+    winograd_recommended,
+    winograd_weight_grad,
+    winograd_weight_grad_recommended,
+)
 
 __all__ = [
     "WORKSPACE_BYTES",
@@ -650,6 +655,30 @@ def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
     )
 
 
+def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) -> bool:
+    """Whether the weight gradient goes to :func:`~lucid.kernels.winograd.winograd_weight_grad`.
+
+    The same class of layers as :func:`_use_winograd` (finite data, stride-1 undilated
+    ungrouped 3x3 2-d, float32/float64, non-negative padding), with ``gy`` of exactly the
+    convolution's output size, where
+    :func:`~lucid.kernels.winograd.winograd_weight_grad_recommended` measured it faster
+    (0.69x of im2col + GEMM on the resnet 3x3 layer).
+    """
+    if tuple(kernel) != (3, 3) or G != 1 or tuple(stride) != (1, 1):
+        return False
+    if tuple(dilation) != (1, 1) or x.dtype not in (np.float32, np.float64):
+        return False
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+        return False
+    out = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
+    return (
+        tuple(gy.shape[2:]) == out
+        and winograd_weight_grad_recommended(x.shape[0], x.shape[1], gy.shape[1], *out)
+        and _all_finite(x)
+        and _all_finite(gy)
+    )
+
+
 def _use_split_forward(plan: _FlatPlan, C: int, Co: int, G: int, K0: int, itemsize: int) -> bool:
     """Whether :func:`_split_forward` moves less data than plain im2col + GEMM.
 
@@ -1062,6 +1091,8 @@ def conv_weight_grad(
     if gw.size == 0 or N == 0 or prod(out) == 0:
         return gw.astype(rdt, copy=False)
     it = gw.itemsize
+    if _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G):
+        return winograd_weight_grad(x, gy, padding).astype(rdt, copy=False)
 
     depthwise = _is_depthwise(C, Cg, G)
     if not depthwise and _is_patchify(kernel, stride, padding, dilation, out, x.shape[2:]):

@@ -1,4 +1,5 @@
-"""Winograd F(m x m, 3 x 3) kernel for stride-1 3x3 2-d convolutions (pure NumPy + BLAS).
+"""Winograd F(m x m, 3 x 3) kernels for stride-1 3x3 2-d convolutions (pure NumPy + BLAS):
+the forward and the weight gradient.
 
 The minimal-filtering algorithm of Lavin & Gray computes an ``m x m`` output tile of a
 3x3 cross-correlation from an ``a x a`` input tile (``a = m + 2``) with ``a*a`` products
@@ -49,6 +50,31 @@ output rows, each an independent sub-problem with its own zero padding. Scratch 
 reused across chunks and calls (:func:`lucid.kernels._workspace._scratch`), and every operand
 view is built once per call and chunk size.
 
+Weight gradient
+---------------
+:func:`winograd_weight_grad` is the adjoint of the forward in ``w`` (Lavin & Gray's
+"backward filter"). Per tile, ``<A^T (U * V) A, gy_tile> = <U * V, A gy_tile A^T>``, and
+``<G g G^T, S> = <g, G^T S G>``, so with ``Y = A gy_tile A^T`` (``a*a`` values per
+``m x m`` tile of ``gy``; tiles sticking out of the output read zeros: the adjoint of the
+forward's cropping)::
+
+    gw[o, c] = G^T M[c, o] G,     M[t] = sum over tiles of V[t]^T (C, tiles) @ Y[t] (tiles, C_out)
+
+for each of the ``a*a`` transform points ``t``. ``x`` goes through passes 1-2 of the
+forward into ``V``; ``gy`` through the same two passes with the transposed output
+transform (pass 5's matrices along w, then pass 4's transposed along h: the adjoints of
+the last two passes, same strided views, ``Z2`` without the bias slot) into ``Y``, laid
+out like ``M``. The main GEMMs reduce over the tiles, so they run once per *group* of
+batch chunks: chunk by chunk, the transforms (each in cache) write the next slot of
+``V (j', ky, i', (ly, chunk, tx, n), C)`` and ``Y (j', ky, i', (ly, chunk, tx, n), C_out)``;
+then one GEMM batch over ``(j', ky, i')`` reduces over at least :data:`_WGRAD_ROWS` tiles
+where possible (up to :data:`_WGRAD_GROUP_BYTES` for ``V`` and ``Y``) into
+``P (j', ky, i', C, C_out)``, added to the sum in a fixed order (blocks ``ky``, groups,
+strips). Scratch slots are the forward's (``wino_z``/``wino_v`` for ``x``,
+``wino_z2``/``wino_m`` for ``gy``) and ``wino_p``. A final ``kron(G, G)^T`` GEMM maps the
+sum to ``gw``. The default tile size has its own cost model (:func:`_wgrad_tile_size`)
+and routing rule (:func:`winograd_weight_grad_recommended`).
+
 Accuracy and non-finite values
 ------------------------------
 ``m = 4`` uses the interpolation points ``(0, 1, -1, 1/2, -2, inf)`` rather than the usual
@@ -59,7 +85,12 @@ multiplies the zero entries of the block matrices, so an ``inf``/``nan`` in ``x`
 the whole block(s) of tiles holding it (up to ``2*m*b`` rows and columns, every output
 channel) into ``nan``, where a direct convolution only spoils the 3x3 outputs whose
 window holds it; one in ``w`` spoils its whole output channel, as in a direct convolution
-(but where that gives ``+-inf``, this may give ``nan``). Finite inputs give bit-identical
+(but where that gives ``+-inf``, this may give ``nan``). Weight gradient, float32 (same
+measure against float64, 64-256 channels, up to 200,000 tiles): ~``2-3e-6`` for ``m = 4``,
+~``5-9e-7`` for ``m = 2`` (im2col: ~``4-7e-7``); an ``inf``/``nan`` in ``x[n, c]`` makes all
+of ``gw[:, c]`` ``nan`` (a direct computation spoils the same entries, but as ``+-inf``
+where it can, and may leave taps that never read the bad value -- it sits by the border
+-- finite); one in ``gy[n, o]`` likewise spoils ``gw[o]``. Finite inputs give bit-identical
 results from run to run (fixed reduction order, for a given BLAS thread count). Scratch
 buffers are per thread, so concurrent calls from several threads are safe.
 """
@@ -67,14 +98,19 @@ buffers are per thread, so concurrent calls from several threads are safe.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from lucid.kernels._workspace import _scratch
 
-__all__ = ["winograd_conv2d", "winograd_recommended"]
+__all__ = [
+    "winograd_conv2d",
+    "winograd_recommended",
+    "winograd_weight_grad",
+    "winograd_weight_grad_recommended",
+]
 
 _CHUNK_TARGET_BYTES = 4 * 2**20
 """Preferred working-set size (input, output and all intermediates) of one batch chunk."""
@@ -89,6 +125,13 @@ _ROWS_PER_WEIGHT = 1 / 256
 """Every main GEMM gets at least ``C * C_out / 256`` rows (tiles) where possible (taller
 blocks along h, more images per chunk, however large the working set): each
 ``(C, C_out)`` matrix of ``U`` is read once per GEMM."""
+
+_WGRAD_ROWS = 128
+"""The weight gradient's main GEMMs reduce over at least this many tiles where possible
+(chunks in a group): each of them writes a ``(C, C_out)`` matrix."""
+
+_WGRAD_GROUP_BYTES = 32 * 2**20
+"""Largest size of the transformed ``x`` and ``gy`` of one group of chunks."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,6 +254,7 @@ class _Plan:
 
     def __init__(self, N, C, Co, H, W, padding, m, dtype) -> None:
         (pt, pb), (pl, pr) = padding
+        self.key, self.dtype = (N, C, Co, H, W), dtype
         self.m = m
         a = self.a = m + 2
         self.Ho, self.Wo = H + pt + pb - 2, W + pl + pr - 2
@@ -234,6 +278,7 @@ class _Plan:
         self.in_h = cast(_input_groups(H, pt, TY, m, self.by))
         self.out_h = cast(_output_groups(self.Ho, TY, m, self.by))
         self.out_w = cast(_output_groups(self.Wo, TX, m, self.bx), transpose=True)
+        self.out_h_adj = cast(_output_groups(self.Ho, TY, m, self.by), transpose=True)
         # the same with a row of ones, for the bias slot of Z2 (see the module docstring)
         self.out_w_bias = tuple(
             (k0, k1, s, np.concatenate([mat, np.ones((1, mat.shape[1]), dtype)]))
@@ -249,6 +294,13 @@ class _Plan:
         )
         nb = max(_CHUNK_TARGET_BYTES // per_image, -(-rows // (self.by * TXp)))
         self.chunk = max(1, min(N, nb, _CHUNK_MAX_BYTES // per_image))
+        # the weight gradient: cache-sized chunks for the transforms, GEMMs over groups of
+        # chunks that reduce over enough tiles
+        self.wchunk = max(1, min(N, _CHUNK_TARGET_BYTES // per_image))
+        rows = self.by * TXp * self.wchunk  # per chunk
+        group = a * a * self.KY * rows * (C + Co) * it
+        self.wgroup = max(1, min(-(-N // self.wchunk), -(-_WGRAD_ROWS // rows),
+                                 _WGRAD_GROUP_BYTES // group))
 
 
 @functools.lru_cache(maxsize=64)
@@ -272,6 +324,33 @@ def _windows(a: np.ndarray, start: int, blocks: int, step: int, width: int) -> n
     return as_strided(a[..., start:], shape, (sh, step * sw, sw, sc))
 
 
+def _transform_stages(plan: _Plan, n: int, C: int, L: int, w_groups, h_groups, slots,
+                      dtype, g: int = 1) -> tuple[list, list, np.ndarray]:
+    """Passes 1-2 (a transform along w, then along h) of ``(n, C, L, *)`` chunks by the
+    block matrices ``w_groups`` and ``h_groups``, for ``g`` chunks in a row.
+
+    Returns the destinations of pass 1 (in scratch ``slots[0]``, shared by the chunks),
+    the ``(matrix, source, destination)`` triples of pass 2 for each chunk, and the
+    result of pass 2 as ``(j', ky, i', (ly, chunk, tx, n), c)`` (in scratch ``slots[1]``).
+    """
+    a, m, bx, by = plan.a, plan.m, plan.bx, plan.by
+    KX, KY, TXp = plan.KX, plan.KY, plan.TXp
+    nC = n * C
+    # 1. along w, Z (kx, h, (j', lx), (n, c)): the destination of each group
+    Z = _scratch(slots[0], (KX, L, a * bx, nC), dtype)
+    p1 = [Z[k0:k1].transpose(1, 0, 2, 3) for k0, k1, _, _ in w_groups]
+    # 2. along h, V (j', ky, (i', ly), chunk, (kx, lx), (n, c))
+    V = _scratch(slots[1], (a, KY, a * by, g, TXp, nC), dtype)
+    zst = (a * bx * L * nC, bx * nC, nC)  # kx, j', lx
+    src = [_view(Z, s * a * bx * nC, (KX, a, bx, k1 - k0, A.shape[1], nC),
+                 zst + (m * by * a * bx * nC, a * bx * nC, 1)) for k0, k1, s, A in h_groups]
+    p2 = []
+    for q in range(g):
+        dst = V[:, :, :, q].reshape(a, KY, a * by, KX, bx, nC).transpose(3, 0, 4, 1, 2, 5)
+        p2.append([(A, z, dst[:, :, :, k0:k1]) for (k0, k1, _, A), z in zip(h_groups, src)])
+    return p1, p2, V.reshape(a, KY, a, by * g * TXp * n, C)
+
+
 class _Stages:
     """Scratch buffers and the operand views of passes 1-5 that live in them, for chunks
     of ``n`` images (built once per call and chunk size; the buffers are per thread)."""
@@ -279,21 +358,10 @@ class _Stages:
     def __init__(self, plan: _Plan, n: int, C: int, Co: int, H: int, dtype, bias) -> None:
         a, m, bx, by = plan.a, plan.m, plan.bx, plan.by
         KX, KY, TXp, Ho = plan.KX, plan.KY, plan.TXp, plan.Ho
-        nC, nCo = n * C, n * Co
-        # 1. along w, Z (kx, h, (j', lx), (n, c)): the destination of each group
-        Z = _scratch("wino_z", (KX, H, a * bx, nC), dtype)
-        self.p1 = [Z[k0:k1].transpose(1, 0, 2, 3) for k0, k1, _, _ in plan.in_w]
-        # 2. along h, V (j', ky, (i', ly), (kx, lx), (n, c))
-        V = _scratch("wino_v", (a, KY, a * by, TXp, nC), dtype)
-        dst = V.reshape(a, KY, a * by, KX, bx, nC).transpose(3, 0, 4, 1, 2, 5)
-        zst = (a * bx * H * nC, bx * nC, nC)  # kx, j', lx
-        self.p2 = [
-            (A, _view(Z, s * a * bx * nC, (KX, a, bx, k1 - k0, A.shape[1], nC),
-                      zst + (m * by * a * bx * nC, a * bx * nC, 1)), dst[:, :, :, k0:k1])
-            for k0, k1, s, A in plan.in_h
-        ]
+        nCo = n * Co
+        self.p1, (self.p2,), self.v = _transform_stages(
+            plan, n, C, H, plan.in_w, plan.in_h, ("wino_z", "wino_v"), dtype)
         # 3. M (j', ky, i', (ly, tx, n), o) = V @ U, batched over (j', ky, i')
-        self.v = V.reshape(a, KY, a, by * TXp * n, C)
         self.M = _scratch("wino_m", (a, KY, a, by * TXp * n, Co), dtype)
         # 4. inverse along h, Z2 (kx, h, (j', lx) [+ bias slot], (n, o))
         nz = a * bx + (bias is not None)
@@ -310,6 +378,23 @@ class _Stages:
             Z2[:, :, -1] = np.broadcast_to(bias, (n, Co)).reshape(nCo)
         # 5. inverse along w: the source of each group
         self.p5 = [Z2[k0:k1].transpose(1, 0, 3, 2) for k0, k1, _, _ in plan.out_w]
+
+
+class _GradStages:
+    """Scratch buffers and operand views of the weight gradient for groups of ``g`` chunks
+    of ``n`` images: the input transform of ``x`` (passes 1-2 of the forward) into ``V``,
+    the adjoint of the output transform (passes 5 and 4, in that order) of ``gy`` into
+    ``Y``, chunk after chunk, then for the whole group the products
+    ``P[j', ky, i'] = V[j', ky, i']^T @ Y[j', ky, i']``."""
+
+    def __init__(self, plan: _Plan, n: int, g: int, C: int, Co: int, H: int, dtype) -> None:
+        a, KY = plan.a, plan.KY
+        self.x1, self.x2, v = _transform_stages(
+            plan, n, C, H, plan.in_w, plan.in_h, ("wino_z", "wino_v"), dtype, g)
+        self.g1, self.g2, self.y = _transform_stages(
+            plan, n, Co, plan.Ho, plan.out_w, plan.out_h_adj, ("wino_z2", "wino_m"), dtype, g)
+        self.vt = v.swapaxes(-1, -2)
+        self.P = _scratch("wino_p", (a, KY, a, C, Co), dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,6 +415,18 @@ def _tile_size(N: int, C: int, Co: int, Ho: int, Wo: int) -> int:
     def cost(m: int) -> int:
         tiles = N * -(-Ho // m) * -(-Wo // m)
         return (m + 2) ** 2 * (C * Co * (72 + tiles) + 87 * tiles * (C + Co))
+
+    return min((4, 2), key=cost)
+
+
+def _wgrad_tile_size(N: int, C: int, Co: int, Ho: int, Wo: int) -> int:
+    """The cheaper of F(2x2) and F(4x4) for the weight gradient, by the cost model of
+    :func:`_tile_size` refitted to its timings on 6 shapes (``(a*a, C, C_out)`` sums to
+    write and transform: ~200 units per element; the transforms: ~96 units)."""
+
+    def cost(m: int) -> int:
+        tiles = N * -(-Ho // m) * -(-Wo // m)
+        return (m + 2) ** 2 * (C * Co * (200 + tiles) + 96 * tiles * (C + Co))
 
     return min((4, 2), key=cost)
 
@@ -369,6 +466,46 @@ def winograd_recommended(N: int, C: int, Co: int, Ho: int, Wo: int) -> bool:
     if few < 64:
         return N >= 8 or Ho * Wo <= 16 * 16
     return N >= 2 or Ho * Wo <= 32 * 32 or few >= 128
+
+
+def winograd_weight_grad_recommended(N: int, C: int, Co: int, Ho: int, Wo: int) -> bool:
+    """Whether :func:`winograd_weight_grad` (default tile) beats im2col for a stride-1 3x3
+    layer.
+
+    Measured against ``conv_weight_grad`` of :mod:`lucid.kernels.conv` (float32, BLAS on 2
+    threads, 2-core machine) over ``N`` in {1, 8, 32}, ``C = C_out`` in 8..256 and square
+    images of 4..56: Winograd takes 0.5-0.9x the time with a batch of 8 or more and enough
+    channels for the image size. A single image has too few tiles to amortise the
+    transforms (1.0-2.4x), and few tiles meeting large ``C * C_out`` spend their time on
+    the ``(a*a, C, C_out)`` sums. Non-finite inputs must be routed elsewhere in any case
+    (see the module docstring).
+
+    Parameters
+    ----------
+    N, C, Co : int
+        Batch size, input and output channels.
+    Ho, Wo : int
+        Output height and width.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> winograd_weight_grad_recommended(32, 64, 64, 32, 32)
+    True
+    >>> winograd_weight_grad_recommended(1, 64, 64, 32, 32)
+    False
+    """
+    few, area = min(C, Co), Ho * Wo
+    if N < 8 or few < 8 or C * Co >= 128 * N * area:
+        return False
+    if few < 16:
+        return N >= 32 and area >= 8 * 8
+    if (few < 32 and area < 8 * 8) or (few < 64 and area > 32 * 32):
+        return N >= 32
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,15 +565,7 @@ def winograd_conv2d(
             f"winograd_conv2d: expected x (N, C, H, W) and w (C_out, C, 3, 3), got x of shape "
             f"{x.shape} and w of shape {w.shape}"
         )
-    try:
-        pads = tuple((int(lo), int(hi)) for lo, hi in padding)
-    except (TypeError, ValueError):
-        pads = ()
-    if len(pads) != 2 or min(min(p) for p in pads) < 0:
-        raise ValueError(
-            f"winograd_conv2d: padding must be two non-negative (lo, hi) pairs, got {padding}"
-        )
-    padding = pads
+    padding = _check_padding("winograd_conv2d", padding)
     if bias is not None and np.shape(bias) != (w.shape[0],):
         raise ValueError(
             f"winograd_conv2d: bias must have shape ({w.shape[0]},), got {np.shape(bias)}"
@@ -449,11 +578,7 @@ def winograd_conv2d(
             f"winograd_conv2d: input of spatial size {(H, W)} is too small for a 3x3 kernel "
             f"with padding {padding}"
         )
-    if m is None:
-        m = _tile_size(N, C, Co, Ho, Wo)
-    elif isinstance(m, bool) or m not in (2, 4):
-        raise ValueError(f"winograd_conv2d: output tile size m must be 2 or 4, got {m!r}")
-    m = int(m)
+    m = _check_tile("winograd_conv2d", m, lambda: _tile_size(N, C, Co, Ho, Wo))
     b = None if bias is None else np.asarray(bias, dt)
     if N * Co * Ho * Wo == 0 or C * H * W == 0:  # nothing to compute, or only padding
         y = np.zeros((N, Co, Ho, Wo), dt)
@@ -462,25 +587,59 @@ def winograd_conv2d(
     x = np.ascontiguousarray(x, dtype=dt)
     y = np.empty((N, Co, Ho, Wo), dt)
     U = _kernel_transform(w.astype(dt, copy=False), m)
-    # a large image is processed in strips of output rows (independent sub-problems with
-    # their own padding), so that one image's working set stays cache-sized
     plan = _plan(N, C, Co, H, W, padding, m, dt)
-    step = m * plan.by
+    for strip, r0, r1, o0, o1 in _strips(plan, H, padding):
+        if strip is None:  # only padding
+            y[:, :, o0:o1] = 0 if b is None else b[:, None, None]
+        else:
+            _convolve(strip, x[:, :, r0:r1], U, b, y[:, :, o0:o1])
+    return y
+
+
+def _check_padding(name: str, padding) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``padding`` as two ``(lo, hi)`` int pairs, or a ValueError."""
+    try:
+        pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+    except (TypeError, ValueError):
+        pads = ()
+    if len(pads) != 2 or min(min(p) for p in pads) < 0:
+        raise ValueError(f"{name}: padding must be two non-negative (lo, hi) pairs, got {padding}")
+    return pads
+
+
+def _check_tile(name: str, m, default) -> int:
+    """The output tile size: ``m`` (2 or 4, else a ValueError) or ``default()``."""
+    if m is None:
+        return default()
+    if isinstance(m, bool) or m not in (2, 4):
+        raise ValueError(f"{name}: output tile size m must be 2 or 4, got {m!r}")
+    return int(m)
+
+
+def _strips(plan: _Plan, H: int, padding) -> Iterator[tuple[_Plan | None, int, int, int, int]]:
+    """Strips ``(plan, r0, r1, o0, o1)`` of output rows ``[o0, o1)`` and the input rows
+    ``[r0, r1)`` they read: independent sub-problems with their own padding, so that one
+    image's working set stays cache-sized (one strip, ``plan`` itself, unless an image is
+    larger than :data:`_CHUNK_TARGET_BYTES`); the plan is ``None`` for a strip that only
+    reads padding."""
+    step = plan.m * plan.by
+    Ho = plan.Ho
     rows = Ho
     if plan.per_image > _CHUNK_TARGET_BYTES:
         rows = max(step, int(Ho * _CHUNK_TARGET_BYTES / plan.per_image) // step * step)
     (pt, _), (pl, pr) = padding
+    N, C, Co, W, m, dt = plan.key[0], plan.key[1], plan.key[2], plan.key[4], plan.m, plan.dtype
     for o0 in range(0, Ho, rows):
         o1 = min(Ho, o0 + rows)
         lo, hi = o0 - pt, o1 + 2 - pt  # input rows of the strip, padding included
         r0, r1 = min(max(lo, 0), H), min(max(hi, 0), H)
-        if r0 == r1:  # only padding
-            y[:, :, o0:o1] = 0 if b is None else b[:, None, None]
-            continue
-        pads = ((r0 - lo, hi - r1), (pl, pr))
-        strip = plan if rows == Ho else _plan(N, C, Co, r1 - r0, W, pads, m, dt)
-        _convolve(strip, x[:, :, r0:r1], U, b, y[:, :, o0:o1])
-    return y
+        if r0 == r1:
+            yield None, r0, r1, o0, o1
+        elif rows == Ho:
+            yield plan, r0, r1, o0, o1
+        else:
+            pads = ((r0 - lo, hi - r1), (pl, pr))
+            yield _plan(N, C, Co, r1 - r0, W, pads, m, dt), r0, r1, o0, o1
 
 
 def _convolve(plan: _Plan, x: np.ndarray, U: np.ndarray, bias, y: np.ndarray) -> None:
@@ -525,3 +684,118 @@ def _kernel_transform(w: np.ndarray, m: int) -> np.ndarray:
     u = np.empty((a, 1, a, C, Co), w.dtype)
     np.matmul(kg, wt, out=u.reshape(a * a, C, Co).swapaxes(0, 1))
     return u
+
+
+def winograd_weight_grad(
+    x: np.ndarray,
+    gy: np.ndarray,
+    padding: Sequence[tuple[int, int]],
+    m: int | None = None,
+) -> np.ndarray:
+    """Weight gradient of a stride-1, dilation-1, 3x3 2-d cross-correlation by Winograd.
+
+    Same result as ``conv_weight_grad(x, gy, (3, 3), (1, 1), padding, (1, 1), 1)`` of
+    :mod:`lucid.kernels.conv` up to rounding (see the module docstring, section *Weight
+    gradient*, for the algorithm, accuracy and what non-finite inputs do).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+        Input of the convolution, float32 or float64 (any strides).
+    gy : ndarray, shape (N, C_out, H_out, W_out)
+        Gradient of its output, ``H_out = H + top + bottom - 2`` and
+        ``W_out = W + left + right - 2``.
+    padding : sequence of two (int, int)
+        Non-negative zero padding ``((top, bottom), (left, right))``.
+    m : {None, 4, 2}
+        Output tile size: F(4x4, 3x3), F(2x2, 3x3) (smaller rounding error) or ``None``
+        (default): the faster one for this shape.
+
+    Returns
+    -------
+    ndarray, shape (C_out, C, 3, 3)
+        ``gw[o, c, p, q] = sum_{n, i, j} gy[n, o, i, j] * xpad[n, c, i + p, j + q]``, in
+        the common dtype of ``x`` and ``gy``.
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> gy = np.ones((1, 1, 2, 2))
+    >>> winograd_weight_grad(x, gy, ((0, 0), (0, 0))).round(10)
+    array([[[[10., 14., 18.],
+             [26., 30., 34.],
+             [42., 46., 50.]]]])
+    """
+    x = np.asarray(x)
+    gy = np.asarray(gy)
+    dt = np.result_type(x, gy)
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"winograd_weight_grad: expected float32 or float64 arrays, got {dt}")
+    padding = _check_padding("winograd_weight_grad", padding)
+    if x.ndim != 4 or gy.ndim != 4:
+        raise ValueError(
+            f"winograd_weight_grad: expected x (N, C, H, W) and gy (N, C_out, H_out, W_out), "
+            f"got x of shape {x.shape} and gy of shape {gy.shape}"
+        )
+    N, C, H, W = x.shape
+    Co = gy.shape[1]
+    Ho, Wo = H + sum(padding[0]) - 2, W + sum(padding[1]) - 2
+    if gy.shape != (N, Co, Ho, Wo) or Ho < 0 or Wo < 0:
+        raise ValueError(
+            f"winograd_weight_grad: gy of shape {gy.shape} does not match the output of a 3x3 "
+            f"kernel on x of shape {x.shape} with padding {padding}"
+        )
+    m = _check_tile("winograd_weight_grad", m, lambda: _wgrad_tile_size(N, C, Co, Ho, Wo))
+    gw = np.zeros((Co, C, 3, 3), dt)
+    if N * Co * Ho * Wo == 0 or C * H * W == 0:  # nothing to sum, or only padding
+        return gw
+    x = np.ascontiguousarray(x, dtype=dt)
+    gy = np.ascontiguousarray(gy, dtype=dt)
+    a = m + 2
+    acc = np.zeros((a, a, C, Co), dt)  # sum over tiles of V^T Y, rows (j', i')
+    plan = _plan(N, C, Co, H, W, padding, m, dt)
+    for strip, r0, r1, o0, o1 in _strips(plan, H, padding):
+        if strip is not None:  # (a strip that only reads padding adds nothing)
+            _correlate(strip, x[:, :, r0:r1], gy[:, :, o0:o1], acc)
+    # gw[o, c] = G^T M[c, o] G: row (j', i') of kg times column (p, q) of gw
+    g = _matrices(m)[1]
+    kg = np.einsum("ip,jq->jipq", g, g).reshape(a * a, 9).astype(dt)
+    gw9 = kg.T @ acc.reshape(a * a, C * Co)
+    gw[...] = gw9.reshape(3, 3, C, Co).transpose(3, 2, 0, 1)
+    return gw
+
+
+def _correlate(plan: _Plan, x: np.ndarray, gy: np.ndarray, acc: np.ndarray) -> None:
+    """Add ``sum_tiles V^T Y`` of ``x (N, C, H, W)`` and ``gy (N, C_out, H_out, W_out)``
+    (whole-image rows of contiguous arrays) to ``acc (a, a, C, C_out)``, by batch chunks
+    in order; ``plan`` is this sub-problem's."""
+    N, C, H, _ = x.shape
+    Co = gy.shape[1]
+    step = plan.m * plan.bx
+    xs = [(A, _windows(x, s, k1 - k0, step, A.shape[1])) for k0, k1, s, A in plan.in_w]
+    gs = [(A, _windows(gy, s, k1 - k0, step, A.shape[1])) for k0, k1, s, A in plan.out_w]
+    n, g = plan.wchunk, plan.wgroup
+    groups = [(n0, n, g) for n0 in range(0, N - N % (n * g), n * g)]
+    rest = N % (n * g)
+    if rest >= n:
+        groups.append((N - rest, n, rest // n))
+    if rest % n:
+        groups.append((N - rest % n, rest % n, 1))
+    stages: dict[tuple[int, int], _GradStages] = {}
+    for n0, n, g in groups:
+        st = stages.get((n, g))
+        if st is None:
+            st = stages[n, g] = _GradStages(plan, n, g, C, Co, H, x.dtype)
+        for q in range(g):
+            i0, i1 = n0 + q * n, n0 + (q + 1) * n
+            for (A, src), dst in zip(xs, st.x1):
+                np.matmul(A, src[..., i0 * C : i1 * C], out=dst)
+            for A, src, dst in st.x2[q]:
+                np.matmul(A, src, out=dst)
+            for (A, src), dst in zip(gs, st.g1):
+                np.matmul(A, src[..., i0 * Co : i1 * Co], out=dst)
+            for A, src, dst in st.g2[q]:
+                np.matmul(A, src, out=dst)
+        np.matmul(st.vt, st.y, out=st.P)
+        for ky in range(plan.KY):
+            acc += st.P[:, ky]

@@ -657,9 +657,10 @@ def test_set_num_threads_validation():
 
 WINOGRAD = [
     # (x shape, w shape, padding): stride-1 3x3 shapes that winograd_recommended accepts
+    # (the second and third also the weight-gradient rule)
     ((2, 64, 12, 10), (64, 64, 3, 3), ((1, 1), (1, 1))),
     ((8, 32, 9, 11), (48, 32, 3, 3), ((0, 2), (1, 0))),  # asymmetric ('same'-like) padding
-    ((1, 128, 6, 5), (128, 128, 3, 3), ((0, 0), (0, 0))),
+    ((8, 64, 6, 5), (64, 64, 3, 3), ((0, 0), (0, 0))),
 ]
 
 
@@ -670,9 +671,11 @@ def test_winograd_route(cfg, dtype, monkeypatch):
     and the input gradient (forward with the flipped kernel); values match PyTorch."""
     from lucid.kernels import winograd as W
 
-    calls = []
-    wino = K.winograd_conv2d
+    calls, wcalls = [], []
+    wino, wino_w = K.winograd_conv2d, K.winograd_weight_grad
     monkeypatch.setattr(K, "winograd_conv2d", lambda *a, **k: calls.append(1) or wino(*a, **k))
+    monkeypatch.setattr(K, "winograd_weight_grad",
+                        lambda *a, **k: wcalls.append(1) or wino_w(*a, **k))
     xs, ws, padding = cfg
     rng = np.random.default_rng(xs[1])
     x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[:1], dtype)
@@ -687,12 +690,15 @@ def test_winograd_route(cfg, dtype, monkeypatch):
     assert_close(gx, tgx, tol)
     assert len(calls) == 2 or not W.winograd_recommended(xs[0], ws[0], xs[1], *xs[2:])
     assert_close(K.conv_weight_grad(x, gy, (3, 3), *args), tgw, tol)
+    assert len(wcalls) == W.winograd_weight_grad_recommended(xs[0], xs[1], ws[0], *y.shape[2:])
+    assert wcalls or xs[0] < 8
 
 
 def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch):
     """Non-finite data, strides, dilations, groups, other kernels, few channels and other
     dtypes take the other paths (non-finite values then propagate exactly as in PyTorch)."""
     monkeypatch.setattr(K, "winograd_conv2d", None)  # any call would raise
+    monkeypatch.setattr(K, "winograd_weight_grad", None)
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((2, 64, 10, 10)), rng.standard_normal((64, 64, 3, 3))
     pad = ((1, 1), (1, 1))
@@ -713,3 +719,18 @@ def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch):
     K.conv_forward(x, w[:, :, :2], (1, 1), pad, (1, 1), 1)
     K.conv_forward(x[:, :8], w[:, :8], (1, 1), pad, (1, 1), 1)
     K.conv_forward(x.astype(np.complex128), w, (1, 1), pad, (1, 1), 1)
+    xb, gyb = rng.standard_normal((8, 64, 10, 10)), rng.standard_normal((8, 64, 10, 10))
+    assert K._use_winograd_weight_grad(xb, gyb, (3, 3), (1, 1), pad, (1, 1), 1)
+    gy_bad = gyb.copy()
+    gy_bad[2, 7, 0, 0] = np.nan
+    xb_bad = xb.copy()
+    xb_bad[3, 1, 9, 9] = -np.inf
+    for xx, gg in ((xb_bad, gyb), (xb, gy_bad)):
+        with np.errstate(invalid="ignore", over="ignore"):
+            gw = K.conv_weight_grad(xx, gg, (3, 3), (1, 1), pad, (1, 1), 1)
+        tgw = torch_conv(xx, rng.standard_normal((64, 64, 3, 3)), (1, 1), pad, (1, 1), 1, gg)[2]
+        np.testing.assert_array_equal(np.isnan(gw), np.isnan(tgw))
+        np.testing.assert_array_equal(np.isinf(gw), np.isinf(tgw))
+    big_gy = rng.standard_normal((8, 64, 11, 10))  # larger than the output: other path
+    K.conv_weight_grad(xb, big_gy, (3, 3), (1, 1), pad, (1, 1), 1)
+    K.conv_weight_grad(xb, gyb[:, :, ::2, ::2], (3, 3), (2, 2), pad, (1, 1), 1)

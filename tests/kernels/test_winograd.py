@@ -264,3 +264,178 @@ def test_winograd_recommended(shape, expected):
 def test_errors(x, w, padding, m, bias, exc, match):
     with pytest.raises(exc, match=match):
         K.winograd_conv2d(x, w, padding, m, bias)
+
+
+# --------------------------------------------------------------------------------------------
+# weight gradient
+# --------------------------------------------------------------------------------------------
+
+
+def torch_weight_grad(x, gy, padding) -> np.ndarray:
+    """Reference weight gradient of the 3x3 stride-1 cross-correlation, in float64."""
+    (top, bottom), (left, right) = padding
+    xt = F.pad(torch.from_numpy(np.ascontiguousarray(x, np.float64)), (left, right, top, bottom))
+    w = torch.zeros((gy.shape[1], x.shape[1], 3, 3), dtype=torch.float64, requires_grad=True)
+    F.conv2d(xt, w).backward(torch.from_numpy(np.ascontiguousarray(gy, np.float64)))
+    return w.grad.numpy()
+
+
+def _grad_inputs(rng, N, C, Co, H, W, padding, dtype=np.float64):
+    Ho, Wo = H + sum(padding[0]) - 2, W + sum(padding[1]) - 2
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    return x, rng.standard_normal((N, Co, Ho, Wo)).astype(dtype)
+
+
+GRAD_CONFIGS = [_random_config(np.random.default_rng(3000 + i)) for i in range(30)]
+
+
+@pytest.mark.parametrize("index", range(len(GRAD_CONFIGS)),
+                         ids=[f"cfg{i}" for i in range(len(GRAD_CONFIGS))])
+def test_weight_grad_random_grid_matches_torch(index):
+    dtype, N, C, Co, H, W, padding, m, layout, _ = GRAD_CONFIGS[index]
+    rng = np.random.default_rng(4000 + index)
+    x, gy = _grad_inputs(rng, N, C, Co, H, W, padding, dtype)
+    gw = K.winograd_weight_grad(_layout(rng, x, layout), _layout(rng, gy, layout), padding, m)
+    assert gw.shape == (Co, C, 3, 3) and gw.dtype == dtype
+    assert rel_err(gw, torch_weight_grad(x, gy, padding)) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("blocks, rows, group_bytes", [
+    ((1, 1), 1, 2**30), ((2, 3), 10**6, 2**30), ((3, 2), 10**6, 1), ((5, 5), 40, 2**30),
+])
+def test_weight_grad_block_chunk_group_splits(monkeypatch, fresh_plans, m, blocks, rows,
+                                              group_bytes):
+    """Several block groups per axis, dead tiles, several chunks per GEMM group (a partial
+    last group and a partial last chunk) or one chunk per group: the same gradient."""
+    monkeypatch.setitem(K._BLOCK, m, blocks)
+    monkeypatch.setattr(K, "_WGRAD_ROWS", rows)
+    monkeypatch.setattr(K, "_WGRAD_GROUP_BYTES", group_bytes)
+    rng = np.random.default_rng(m * 10 + blocks[0])
+    padding = ((2, 1), (0, 2))
+    x, gy = _grad_inputs(rng, 7, 3, 4, 23, 26, padding)
+    plan = K._plan(7, 3, 4, 23, 26, padding, m, np.dtype(np.float64))
+    monkeypatch.setattr(plan, "wchunk", 2)
+    gw = K.winograd_weight_grad(x, gy, padding, m)
+    assert rel_err(gw, torch_weight_grad(x, gy, padding)) <= 1e-10
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_weight_grad_row_strips(monkeypatch, fresh_plans, m):
+    """Images split into strips of output rows (strips inside the padding add nothing)."""
+    monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", 1)
+    rng = np.random.default_rng(m)
+    for padding in [((1, 1), (1, 1)), ((2, 0), (0, 1)), ((9, 11), (2, 0))]:
+        x, gy = _grad_inputs(rng, 3, 2, 3, 13, 9, padding)
+        gw = K.winograd_weight_grad(x, gy, padding, m)
+        assert rel_err(gw, torch_weight_grad(x, gy, padding)) <= 1e-10
+
+
+@pytest.mark.parametrize("size, padding", [
+    ((1, 1), ((1, 1), (1, 1))),
+    ((1, 2), ((2, 0), (0, 2))),
+    ((3, 3), ((0, 0), (0, 0))),
+    ((3, 1), ((0, 0), (2, 2))),
+    ((5, 4), ((2, 2), (2, 2))),
+])
+@pytest.mark.parametrize("m", [2, 4])
+def test_weight_grad_tiny_inputs(size, padding, m):
+    rng = np.random.default_rng(8)
+    x, gy = _grad_inputs(rng, 2, 3, 2, *size, padding)
+    gw = K.winograd_weight_grad(x, gy, padding, m)
+    assert rel_err(gw, torch_weight_grad(x, gy, padding)) <= 1e-10
+
+
+@pytest.mark.parametrize("x_shape, gy_shape, padding", [
+    ((0, 3, 5, 5), (0, 4, 3, 5), ((0, 0), (1, 1))),  # no batch
+    ((2, 0, 5, 5), (2, 4, 3, 5), ((0, 0), (1, 1))),  # no input channel
+    ((2, 3, 5, 5), (2, 0, 3, 5), ((0, 0), (1, 1))),  # no output channel
+    ((2, 3, 2, 5), (2, 4, 0, 5), ((0, 0), (1, 1))),  # no output row
+    ((2, 3, 0, 4), (2, 4, 2, 2), ((2, 2), (0, 0))),  # no input row: only padding
+])
+def test_weight_grad_empty(x_shape, gy_shape, padding):
+    gw = K.winograd_weight_grad(np.ones(x_shape, np.float32), np.ones(gy_shape, np.float32),
+                                padding)
+    assert gw.shape == (gy_shape[1], x_shape[1], 3, 3) and gw.dtype == np.float32
+    assert not gw.any()
+
+
+@pytest.mark.parametrize("m, limit", [(2, 2e-6), (4, 2e-5)])
+def test_weight_grad_float32_accuracy(m, limit):
+    """float32 error against a float64 reference stays below lucid's 1e-4 tolerance."""
+    rng = np.random.default_rng(4)
+    x, gy = _grad_inputs(rng, 4, 256, 16, 12, 12, ((1, 1), (1, 1)), np.float32)
+    ref = torch_weight_grad(x, gy, ((1, 1), (1, 1)))
+    assert rel_err(K.winograd_weight_grad(x, gy, ((1, 1), (1, 1)), m), ref) <= limit
+
+
+def test_weight_grad_deterministic(monkeypatch):
+    monkeypatch.setattr(K, "_WGRAD_ROWS", 1)  # several GEMM groups
+    rng = np.random.default_rng(6)
+    x, gy = _grad_inputs(rng, 9, 16, 24, 20, 20, ((1, 1), (1, 1)), np.float32)
+    first = K.winograd_weight_grad(x, gy, ((1, 1), (1, 1)))
+    K.winograd_weight_grad(x[:3, :, :7], gy[:3, :, :7, :19], ((0, 2), (1, 0)), m=2)  # scratch
+    np.testing.assert_array_equal(K.winograd_weight_grad(x, gy, ((1, 1), (1, 1))), first)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("where", ["x", "gy"])
+def test_weight_grad_non_finite(m, where):
+    """An inf in ``x[n, c]`` spoils ``gw[:, c]`` (one in ``gy[n, o]``: ``gw[o]``), as in a
+    direct computation (but as nan), and nothing else."""
+    rng = np.random.default_rng(13)
+    padding = ((1, 1), (1, 1))
+    x, gy = _grad_inputs(rng, 2, 3, 4, 14, 14, padding)
+    ref = torch_weight_grad(x, gy, padding)
+    bad = np.zeros(ref.shape, bool)
+    if where == "x":
+        x[1, 2, 6, 7] = np.inf
+        bad[:, 2] = True
+    else:
+        gy[1, 3, 6, 7] = np.inf
+        bad[3] = True
+    gw = K.winograd_weight_grad(x, gy, padding, m)
+    assert not np.isfinite(gw[bad]).any()
+    np.testing.assert_allclose(gw[~bad], ref[~bad], rtol=1e-10, atol=1e-10)
+
+
+def test_weight_grad_default_tile_size():
+    """F(4x4) by default; F(2x2) when few tiles meet large ``C * C_out``."""
+    assert K._wgrad_tile_size(32, 64, 64, 32, 32) == 4
+    assert K._wgrad_tile_size(32, 128, 128, 16, 16) == 4
+    assert K._wgrad_tile_size(8, 256, 256, 8, 8) == 2
+    assert K._wgrad_tile_size(1, 512, 512, 8, 8) == 2
+
+
+@pytest.mark.parametrize("x, gy, padding, m, exc, match", [
+    (np.ones((1, 2, 4, 4), np.int64), np.ones((1, 1, 2, 2), np.int64), ((0, 0),) * 2, 4,
+     TypeError, "float32 or float64"),
+    (np.ones((1, 2, 4, 4), np.float16), np.ones((1, 1, 2, 2), np.float16), ((0, 0),) * 2, 4,
+     TypeError, "float16"),
+    (np.ones((2, 4, 4)), np.ones((1, 1, 2, 2)), ((0, 0),) * 2, 4, ValueError,
+     r"x of shape \(2, 4, 4\)"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 1, 3, 2)), ((0, 0),) * 2, 4, ValueError,
+     r"gy of shape \(1, 1, 3, 2\) does not match"),
+    (np.ones((2, 2, 4, 4)), np.ones((1, 1, 2, 2)), ((0, 0),) * 2, 4, ValueError,
+     "does not match"),
+    (np.ones((1, 2, 1, 4)), np.ones((1, 1, 0, 2)), ((0, 0),) * 2, 4, ValueError,
+     "does not match"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 1, 2, 2)), ((0, 0), (-1, 0)), 4, ValueError,
+     "non-negative"),
+    (np.ones((1, 2, 4, 4)), np.ones((1, 1, 2, 2)), ((0, 0),) * 2, 3, ValueError,
+     "m must be 2 or 4, got 3"),
+])
+def test_weight_grad_errors(x, gy, padding, m, exc, match):
+    with pytest.raises(exc, match=match):
+        K.winograd_weight_grad(x, gy, padding, m)
+
+
+@pytest.mark.parametrize("shape, expected", [
+    ((32, 64, 64, 32, 32), True), ((32, 128, 128, 16, 16), True), ((8, 256, 256, 8, 8), False),
+    ((16, 64, 64, 16, 16), True), ((8, 32, 32, 56, 56), False), ((64, 64, 32, 8, 8), True),
+    ((1, 64, 64, 32, 32), False), ((32, 8, 8, 16, 16), True), ((8, 8, 8, 16, 16), False),
+    ((8, 16, 16, 4, 4), False), ((32, 16, 16, 4, 4), True), ((32, 32, 32, 56, 56), True),
+    ((8, 64, 64, 56, 56), True), ((8, 256, 256, 4, 4), False), ((32, 4, 64, 32, 32), False),
+])
+def test_winograd_weight_grad_recommended(shape, expected):
+    assert K.winograd_weight_grad_recommended(*shape) is expected

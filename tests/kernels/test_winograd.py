@@ -4,32 +4,14 @@ block / chunk splits, float32 accuracy, determinism, non-finite values and error
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+
+from lucid.kernels import winograd as K
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-
-def _load_kernel(name: str):
-    """Import ``lucid.kernels.<name>``; fall back to loading the file if ``lucid`` is broken."""
-    try:
-        return importlib.import_module(f"lucid.kernels.{name}")
-    except Exception:  # pragma: no cover - only while lucid/__init__.py is being written
-        path = Path(__file__).resolve().parents[2] / "lucid" / "kernels" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"_lucid_kernels_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
-
-
-K = _load_kernel("winograd")
 TOL = {np.float32: 1e-4, np.float64: 1e-10}
 
 

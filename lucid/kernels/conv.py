@@ -330,7 +330,7 @@ def _chunks(
     """
     budget = min(target or _CHUNK_TARGET_BYTES, WORKSPACE_BYTES)
     if rows * per_row + per_sample > budget and rows > 1:
-        rb = max(1, (budget - per_sample) // max(1, per_row))
+        rb = max(1, budget // max(1, per_row))
         rb = -(-rows // -(-rows // rb))  # balanced blocks: (4, 4) rather than (7, 1)
         blocks = [(i0, min(rows, i0 + rb)) for i0 in range(0, rows, rb)]
         for n0 in range(n):

@@ -94,6 +94,7 @@ count). ``float16`` is computed in ``float32`` and cast back; ``float32``, ``flo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import os
@@ -101,10 +102,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from math import prod
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+from threadpoolctl import ThreadpoolController
 
 from lucid.kernels._workspace import _scratch, release_workspace
 from lucid.kernels.winograd import (
@@ -116,6 +118,7 @@ from lucid.kernels.winograd import (
 
 __all__ = [
     "WORKSPACE_BYTES",
+    "channel_sum",
     "conv_output_shape",
     "conv_forward",
     "conv_input_grad",
@@ -244,16 +247,73 @@ def _map_chunks(fn: Callable[[tuple[int, int]], _T], chunks: list[tuple[int, int
     """``[fn(c) for c in chunks]``, on the worker threads when there are several.
 
     ``fn`` must only write disjoint outputs (or return values); results keep chunk order,
-    so any reduction over them by the caller is deterministic.
+    so any reduction over them by the caller is deterministic. BLAS runs single-threaded
+    meanwhile (:func:`_single_threaded_blas`).
     """
     global _pool
-    if _num_threads <= 1 or len(chunks) <= 1:
-        return [fn(c) for c in chunks]
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_num_threads, thread_name_prefix="lucid-conv")
-        pool = _pool
-    return list(pool.map(fn, chunks))
+    with _single_threaded_blas():
+        if _num_threads <= 1 or len(chunks) <= 1:
+            return [fn(c) for c in chunks]
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(_num_threads, thread_name_prefix="lucid-conv")
+            pool = _pool
+        return list(pool.map(fn, chunks))
+
+
+_blas_controller: ThreadpoolController | None = None
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_limit: Any = None
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Limit BLAS to one thread while the worker threads run (re-entrant, thread-safe).
+
+    The workers' small per-chunk products are BLAS calls; with OpenBLAS's own threads on
+    top, 2 workers x 2 BLAS threads oversubscribed the 2 cores and their spin-waiting
+    made the depthwise forward+backward 50-58 ms instead of 35 ms (suite layer). One
+    BLAS thread also makes results independent of the worker count.
+    """
+    global _blas_controller, _blas_depth, _blas_limit
+    with _blas_lock:
+        if _blas_depth == 0:
+            if _blas_controller is None:
+                _blas_controller = ThreadpoolController()
+            _blas_limit = _blas_controller.limit(limits=1, user_api="blas")
+        _blas_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                _blas_limit.restore_original_limits()
+                _blas_limit = None
+
+
+def channel_sum(g: np.ndarray) -> np.ndarray:
+    """Sum ``g (N, C, *S)`` over the batch and spatial dims (the gradient of a bias).
+
+    For contiguous float32/64 and complex data the spatial sums are one matrix-vector
+    product with a vector of ones (~2x faster than ``ndarray.sum`` over non-adjacent axes),
+    run on ONE BLAS thread: a multi-threaded BLAS call leaves OpenBLAS's threads
+    spin-waiting, and next to the depthwise kernels' worker threads that spinning made a
+    forward+backward step 1.3-1.7x slower. The reduction order is fixed (deterministic).
+
+    Examples
+    --------
+    >>> channel_sum(np.ones((2, 3, 4, 5)))
+    array([40., 40., 40.])
+    """
+    N, C = g.shape[:2]
+    if g.dtype.itemsize >= 4 and g.dtype.kind in "fc" and g.flags.c_contiguous and g.size:
+        ones = np.ones(g.size // (N * C), dtype=g.dtype)
+        with _single_threaded_blas():
+            per_row = g.reshape(N * C, -1) @ ones
+        return per_row.reshape(N, C).sum(axis=0)
+    return g.sum(axis=(0,) + tuple(range(2, g.ndim)))
 
 
 def _all_finite(a: np.ndarray) -> bool:

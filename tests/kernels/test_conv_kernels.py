@@ -4,6 +4,8 @@ non-finite propagation and determinism."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -734,3 +736,54 @@ def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch):
     big_gy = rng.standard_normal((8, 64, 11, 10))  # larger than the output: other path
     K.conv_weight_grad(xb, big_gy, (3, 3), (1, 1), pad, (1, 1), 1)
     K.conv_weight_grad(xb, gyb[:, :, ::2, ::2], (3, 3), (2, 2), pad, (1, 1), 1)
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_worker_chunks_run_with_single_threaded_blas():
+    """BLAS is limited to one thread while chunks run (on workers or not), re-entrantly and
+    from several threads at once, and the previous limit is restored afterwards."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        seen = []
+        K._map_chunks(lambda c: seen.append(_blas_threads()), [(0, 1), (1, 2), (2, 3)])
+        assert seen and all(s == [1] * len(s) for s in seen)
+        with K._single_threaded_blas():
+            with K._single_threaded_blas():
+                assert set(_blas_threads()) <= {1}
+            assert set(_blas_threads()) <= {1}
+        assert set(_blas_threads()) <= {2}
+        errors = []
+
+        def user_thread():
+            try:
+                for _ in range(20):
+                    K._map_chunks(lambda c: None, [(0, 1), (1, 2)])
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=user_thread) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors and set(_blas_threads()) <= {2}
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.complex128])
+def test_channel_sum(dtype):
+    """Per-channel sums of contiguous, transposed and empty arrays equal NumPy's."""
+    rng = np.random.default_rng(0)
+    g = randn(rng, (3, 4, 5, 6), dtype)
+    want = g.astype(np.complex128).sum(axis=(0, 2, 3))
+    for a in (g, g.transpose(0, 1, 3, 2), g[:, :, ::2]):
+        ref = a.astype(np.complex128).sum(axis=(0, 2, 3))
+        tol = 1e-2 if dtype == np.float16 else 1e-5
+        np.testing.assert_allclose(K.channel_sum(a), ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(K.channel_sum(g), want, rtol=1e-2 if dtype == np.float16 else 1e-5)
+    assert K.channel_sum(np.zeros((0, 4, 3), dtype)).shape == (4,)

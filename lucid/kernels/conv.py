@@ -218,8 +218,9 @@ def set_num_threads(n: int) -> None:
     """Set the number of worker threads used by the NumPy (non-BLAS) parts of the kernels.
 
     Only the depthwise paths, which are elementwise NumPy work, run batch chunks in parallel
-    threads (NumPy releases the GIL). Results do not depend on this setting. BLAS threads
-    are configured separately (e.g. with ``threadpoolctl``).
+    threads (NumPy releases the GIL), with BLAS limited to one thread meanwhile so the two
+    pools never oversubscribe the cores. Results do not depend on this setting. BLAS
+    threads of the other paths are configured separately (e.g. with ``threadpoolctl``).
     """
     global _num_threads, _pool
     if int(n) < 1:

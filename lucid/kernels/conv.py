@@ -44,6 +44,9 @@ never do strided reads.
 
 Algorithms
 ----------
+The bias of the forward is added in the pass that writes ``y`` (:func:`_store`), and its
+gradient is :func:`channel_sum`.
+
 *Forward* (im2col + GEMM): the taps of one phase form a regular sub-grid, so one
 ``as_strided`` view ``(C, *K_r, n, span)`` per phase (a single view for unit stride) is
 copied into the column matrix ``(C*K, n*span)`` (``span`` covers the exact output rows,
@@ -66,6 +69,13 @@ Otherwise (GEMM + col2im): ``gy`` zero-extended to whole grids,
 ``prod(K)`` taps is ONE contiguous slice-add of a block of ``cols`` into its phase, and the
 phases are interleaved and cropped into ``gx``.
 
+*Winograd*: finite stride-1, undilated, ungrouped 3x3 2-d layers with enough channels
+(measured rules in :mod:`lucid.kernels.winograd`) take Winograd F(4x4, 3x3) / F(2x2, 3x3)
+instead: the forward (:func:`_use_winograd`; hence also the 2-d input gradient, which is
+a forward with the flipped kernel) and the weight gradient
+(:func:`_use_winograd_weight_grad`). Non-finite data always take the paths above, since
+Winograd transforms would spread an ``inf``/``nan`` over a whole tile.
+
 *Special cases*: a 1x1 kernel with unit stride and no padding is a plain batched GEMM on a
 reshape. Non-overlapping windows (``stride == kernel``, no low padding, "patchify") need no
 padded buffer: the columns are one transpose copy of ``x`` (forward and weight gradient),
@@ -78,6 +88,7 @@ kernel rows are summed by shifted adds, see :func:`_depthwise_forward_rows`); fo
 channel multiplier, the weight gradient is one channel-batched dot
 product per tap and the input gradient per-tap ``einsum`` products and in-place adds, over
 whole flat buffers (with a multiplier the group-batched GEMM forward measured faster).
+While worker threads run, BLAS is limited to one thread (:func:`_single_threaded_blas`).
 
 Junk positions are exact zeros in all reductions as long as the data are finite; when the
 data that junk positions read are not (``inf``/``nan`` in ``w`` for the input gradient, in

@@ -670,7 +670,7 @@ def conv_forward(
         return _plus_bias(y, bc).astype(rdt, copy=False)
 
     if _use_winograd(x, w, stride, padding, dilation, G, out):
-        return winograd_conv2d(x, w, padding, bias=bias).astype(rdt, copy=False)
+        return _winograd_forward(x, w, padding, dilation, bias).astype(rdt, copy=False)
 
     lo = tuple(p[0] for p in padding)
     plan = _flat_plan(tuple(out), tuple(kernel), tuple(stride), tuple(dilation))
@@ -706,25 +706,58 @@ def conv_forward(
 
 
 def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
-    """Whether the forward goes to :func:`~lucid.kernels.winograd.winograd_conv2d`.
+    """Whether the forward goes to :func:`_winograd_forward`.
 
-    Stride-1, dilation-1, ungrouped 3x3 2-d convolutions with non-negative padding, in
-    float32/float64, for shapes where Winograd measured faster than im2col
+    Stride-1, ungrouped 3x3 2-d convolutions with non-negative padding, in float32/float64,
+    for shapes where Winograd measured faster than im2col
     (:func:`~lucid.kernels.winograd.winograd_recommended`; e.g. 0.59x on the resnet 3x3
     layer), and only for finite data: its transforms mix a whole tile, so an ``inf``/``nan``
-    in ``x`` would spoil neighbouring outputs that a direct convolution leaves finite.
+    in ``x`` would spoil neighbouring outputs that a direct convolution leaves finite. A
+    dilation ``d`` is taken when ``d`` divides the input size and both pads of its dim (the
+    convolution then splits into ``d0*d1`` undilated ones, see :func:`_winograd_forward`).
     """
+    if w.shape[2:] != (3, 3) or G != 1 or tuple(stride) != (1, 1):
+        return False
+    if x.dtype not in (np.float32, np.float64):
+        return False
+    (d0, d1), (H, W) = dilation, x.shape[2:]
+    (top, bottom), (left, right) = padding
+    if min(top, bottom, left, right) < 0:
+        return False
+    if any(v % d0 for v in (H, top, bottom)) or any(v % d1 for v in (W, left, right)):
+        return False
+    N, C, Co = x.shape[0], x.shape[1], w.shape[0]
     return (
-        w.shape[2:] == (3, 3)
-        and G == 1
-        and tuple(stride) == (1, 1)
-        and tuple(dilation) == (1, 1)
-        and x.dtype in (np.float32, np.float64)
-        and all(lo >= 0 and hi >= 0 for lo, hi in padding)
-        and winograd_recommended(x.shape[0], x.shape[1], w.shape[0], *out)
+        winograd_recommended(N * d0 * d1, C, Co, out[0] // d0, out[1] // d1)
         and _all_finite(w)
         and _all_finite(x)
     )
+
+
+def _winograd_forward(x, w, padding, dilation, bias) -> np.ndarray:
+    """Winograd forward; a dilated convolution runs as ``d0*d1`` undilated ones.
+
+    With dilation ``d`` dividing the input size and the pads, output ``i = d*i' + r`` reads
+    input ``i + d*k - lo = d*(i' + k - lo/d) + r``: phase ``r`` of the output is the
+    undilated convolution of phase ``r`` of the input, padded by ``lo/d`` and ``hi/d``.
+    The phases are stacked along the batch axis: one copy of ``x`` in, one of ``y`` out
+    (the dilated suite layer: 0.73x the time of im2col + GEMM).
+    """
+    d0, d1 = dilation
+    if (d0, d1) == (1, 1):
+        return winograd_conv2d(x, w, padding, bias=bias)
+    N, C, H, W = x.shape
+    xp = x.reshape(N, C, H // d0, d0, W // d1, d1).transpose(0, 3, 5, 1, 2, 4)
+    xp = xp.reshape(N * d0 * d1, C, H // d0, W // d1)
+    (top, bottom), (left, right) = padding
+    pads = ((top // d0, bottom // d0), (left // d1, right // d1))
+    yp = winograd_conv2d(xp, w, pads, bias=bias)
+    Co, Hq, Wq = yp.shape[1:]
+    y = np.empty((N, Co, Hq * d0, Wq * d1), dtype=yp.dtype)
+    yp = yp.reshape(N, d0, d1, Co, Hq, Wq)
+    for r0, r1 in itertools.product(range(d0), range(d1)):  # contiguous reads, long rows
+        y[:, :, r0::d0, r1::d1] = yp[:, r0, r1]
+    return y
 
 
 def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) -> bool:

@@ -428,6 +428,7 @@ def test_blocks_grid_covers_cases():
 ALGORITHMS = {  # name: (x shape, w shape, conv kwargs) chosen so the kernel takes that path
     "winograd": ((2, 64, 9, 10), (64, 64, 3, 3), dict(padding=1)),
     "winograd same": ((8, 32, 7, 8), (32, 32, 3, 3), dict(padding="same")),
+    "winograd dilated": ((2, 64, 8, 6), (64, 64, 3, 3), dict(padding=2, dilation=2)),
     "split forward": ((3, 16, 6, 7), (4, 16, 3, 3), dict(padding=(2, 1), dilation=(2, 1))),
     "split forward 3-d": ((2, 8, 4, 5, 4), (3, 8, 3, 3, 2), dict(padding=1)),
     "depthwise rows": ((2, 6, 7, 8), (6, 1, 3, 3), dict(padding=1, groups=6)),
@@ -465,6 +466,7 @@ def test_algorithm_table_selects_its_paths(monkeypatch):
         monkeypatch.setattr(K, attr, lambda *a, _o=orig, _n=attr, **k: hits.append(_n)
                             or _o(*a, **k))
     expect = {"winograd": "winograd_conv2d", "winograd same": "winograd_conv2d",
+              "winograd dilated": "winograd_conv2d",
               "split forward": "_split_forward", "split forward 3-d": "_split_forward",
               "depthwise rows": "_depthwise_forward_rows", "patchify": "_patch_forward"}
     for name, (xs, ws, kwargs) in ALGORITHMS.items():

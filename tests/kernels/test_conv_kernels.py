@@ -787,3 +787,44 @@ def test_channel_sum(dtype):
         np.testing.assert_allclose(K.channel_sum(a), ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(K.channel_sum(g), want, rtol=1e-2 if dtype == np.float16 else 1e-5)
     assert K.channel_sum(np.zeros((0, 4, 3), dtype)).shape == (4,)
+
+
+WINOGRAD_DILATED = [
+    # (x shape, w shape, padding, dilation): the dilation divides the size and the pads
+    ((4, 64, 12, 10), (64, 64, 3, 3), ((2, 2), (2, 2)), (2, 2)),
+    ((2, 64, 12, 10), (48, 64, 3, 3), ((2, 0), (0, 1)), (2, 1)),  # asymmetric, mixed
+    ((2, 64, 9, 12), (64, 64, 3, 3), ((3, 3), (0, 6)), (3, 3)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cfg", WINOGRAD_DILATED)
+def test_winograd_dilated_route(cfg, dtype, monkeypatch):
+    """Dilated stride-1 3x3 layers run Winograd on the ``d0*d1`` input phases (forward
+    with bias, and the input gradient through the flipped kernel); values match PyTorch."""
+    calls = []
+    wino = K.winograd_conv2d
+    monkeypatch.setattr(K, "winograd_conv2d", lambda *a, **k: calls.append(1) or wino(*a, **k))
+    xs, ws, padding, dilation = cfg
+    rng = np.random.default_rng(sum(xs))
+    x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[:1], dtype)
+    args = ((1, 1), padding, dilation, 1)
+    y = K.conv_forward(x, w, *args, b)
+    assert calls == [1] and y.dtype == dtype
+    gy = randn(rng, y.shape, dtype)
+    ty, tgx, tgw = torch_conv(x, w, (1, 1), padding, dilation, 1, gy)
+    tol = TOL[dtype]
+    assert_close(y, ty + b[:, None, None], tol)
+    assert_close(K.conv_input_grad(gy, w, xs[2:], *args), tgx, tol)
+    assert_close(K.conv_weight_grad(x, gy, (3, 3), *args), tgw, tol)
+
+
+def test_winograd_dilated_needs_divisible_sizes(monkeypatch):
+    """A dilation that does not divide the input size or a pad takes im2col."""
+    monkeypatch.setattr(K, "winograd_conv2d", None)  # any call would raise
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((64, 64, 3, 3))
+    for xs, pad in (((2, 64, 11, 10), ((2, 2), (2, 2))), ((2, 64, 12, 10), ((1, 3), (2, 2)))):
+        x = rng.standard_normal(xs)
+        y = K.conv_forward(x, w, (1, 1), pad, (2, 2), 1)
+        assert_close(y, torch_conv(x, w, (1, 1), pad, (2, 2), 1)[0], 1e-10)

@@ -47,8 +47,11 @@ Batch chunks keep the working set near :data:`_CHUNK_TARGET_BYTES` (each pass th
 in cache) but give the main GEMMs enough rows to amortise reading ``U``
 (:data:`_ROWS_PER_WEIGHT`); a single image larger than the target is split into strips of
 output rows, each an independent sub-problem with its own zero padding. Scratch buffers are
-reused across chunks and calls (:func:`lucid.kernels._workspace._scratch`), and every operand
-view is built once per call and chunk size.
+reused across chunks and calls (:func:`lucid.kernels._workspace._scratch`) under the slot
+names the im2col kernels of :mod:`lucid.kernels.conv` use (``buf``, ``cols``, ``gy``, ``acc``,
+``part``; the two never run inside each other), so the buffers kept between calls are the
+larger of the two algorithms' rather than their sum; every operand view is built once per
+call and chunk size.
 
 Weight gradient
 ---------------
@@ -70,8 +73,8 @@ batch chunks: chunk by chunk, the transforms (each in cache) write the next slot
 then one GEMM batch over ``(j', ky, i')`` reduces over at least :data:`_WGRAD_ROWS` tiles
 where possible (up to :data:`_WGRAD_GROUP_BYTES` for ``V`` and ``Y``) into
 ``P (j', ky, i', C, C_out)``, added to the sum in a fixed order (blocks ``ky``, groups,
-strips). Scratch slots are the forward's (``wino_z``/``wino_v`` for ``x``,
-``wino_z2``/``wino_m`` for ``gy``) and ``wino_p``. A final ``kron(G, G)^T`` GEMM maps the
+strips). Scratch slots are the forward's (``buf``/``cols`` for ``x``,
+``acc``/``gy`` for ``gy``) and ``part``. A final ``kron(G, G)^T`` GEMM maps the
 sum to ``gw``. The default tile size has its own cost model (:func:`_wgrad_tile_size`)
 and routing rule (:func:`winograd_weight_grad_recommended`).
 
@@ -360,12 +363,12 @@ class _Stages:
         KX, KY, TXp, Ho = plan.KX, plan.KY, plan.TXp, plan.Ho
         nCo = n * Co
         self.p1, (self.p2,), self.v = _transform_stages(
-            plan, n, C, H, plan.in_w, plan.in_h, ("wino_z", "wino_v"), dtype)
+            plan, n, C, H, plan.in_w, plan.in_h, ("buf", "cols"), dtype)
         # 3. M (j', ky, i', (ly, tx, n), o) = V @ U, batched over (j', ky, i')
-        self.M = _scratch("wino_m", (a, KY, a, by * TXp * n, Co), dtype)
+        self.M = _scratch("gy", (a, KY, a, by * TXp * n, Co), dtype)
         # 4. inverse along h, Z2 (kx, h, (j', lx) [+ bias slot], (n, o))
         nz = a * bx + (bias is not None)
-        Z2 = _scratch("wino_z2", (KX, Ho, nz, nCo), dtype)
+        Z2 = _scratch("acc", (KX, Ho, nz, nCo), dtype)
         src = self.M.reshape(a, KY, a * by, KX, bx, nCo).transpose(3, 0, 4, 1, 2, 5)
         z2st = (nz * Ho * nCo, bx * nCo, nCo)  # kx, j', lx
         self.p4 = [
@@ -390,11 +393,11 @@ class _GradStages:
     def __init__(self, plan: _Plan, n: int, g: int, C: int, Co: int, H: int, dtype) -> None:
         a, KY = plan.a, plan.KY
         self.x1, self.x2, v = _transform_stages(
-            plan, n, C, H, plan.in_w, plan.in_h, ("wino_z", "wino_v"), dtype, g)
+            plan, n, C, H, plan.in_w, plan.in_h, ("buf", "cols"), dtype, g)
         self.g1, self.g2, self.y = _transform_stages(
-            plan, n, Co, plan.Ho, plan.out_w, plan.out_h_adj, ("wino_z2", "wino_m"), dtype, g)
+            plan, n, Co, plan.Ho, plan.out_w, plan.out_h_adj, ("acc", "gy"), dtype, g)
         self.vt = v.swapaxes(-1, -2)
-        self.P = _scratch("wino_p", (a, KY, a, C, Co), dtype)
+        self.P = _scratch("part", (a, KY, a, C, Co), dtype)
 
 
 # --------------------------------------------------------------------------------------------

@@ -473,4 +473,5 @@ def test_algorithm_table_selects_its_paths(monkeypatch):
         hits.clear()
         x, w = lucid.randn(*xs), lucid.randn(*ws)
         getattr(F, f"conv{len(xs) - 2}d")(x, w, **kwargs)
-        assert hits == ([expect[name]] if name in expect else []), name
+        calls = 4 if name == "winograd dilated" else 1  # one per input phase
+        assert hits == ([expect[name]] * calls if name in expect else []), name

@@ -705,6 +705,18 @@ def conv_forward(
     return y.astype(rdt, copy=False)
 
 
+def _winograd_layer(x, kernel, stride, padding, G: int) -> bool:
+    """The layers Winograd serves at all: ungrouped stride-1 3x3 2-d convolutions with
+    non-negative padding, in float32/float64."""
+    return (
+        tuple(kernel) == (3, 3)
+        and G == 1
+        and tuple(stride) == (1, 1)
+        and x.dtype in (np.float32, np.float64)
+        and all(lo >= 0 and hi >= 0 for lo, hi in padding)
+    )
+
+
 def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
     """Whether the forward goes to :func:`_winograd_forward`.
 
@@ -716,14 +728,10 @@ def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
     dilation ``d`` is taken when ``d`` divides the input size and both pads of its dim (the
     convolution then splits into ``d0*d1`` undilated ones, see :func:`_winograd_forward`).
     """
-    if w.shape[2:] != (3, 3) or G != 1 or tuple(stride) != (1, 1):
-        return False
-    if x.dtype not in (np.float32, np.float64):
+    if not _winograd_layer(x, w.shape[2:], stride, padding, G):
         return False
     (d0, d1), (H, W) = dilation, x.shape[2:]
     (top, bottom), (left, right) = padding
-    if min(top, bottom, left, right) < 0:
-        return False
     if any(v % d0 for v in (H, top, bottom)) or any(v % d1 for v in (W, left, right)):
         return False
     N, C, Co = x.shape[0], x.shape[1], w.shape[0]
@@ -765,11 +773,7 @@ def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) 
     :func:`~lucid.kernels.winograd.winograd_weight_grad_recommended` measured it faster
     (0.69x of im2col + GEMM on the resnet 3x3 layer).
     """
-    if tuple(kernel) != (3, 3) or G != 1 or tuple(stride) != (1, 1):
-        return False
-    if tuple(dilation) != (1, 1) or x.dtype not in (np.float32, np.float64):
-        return False
-    if any(lo < 0 or hi < 0 for lo, hi in padding):
+    if not _winograd_layer(x, kernel, stride, padding, G) or tuple(dilation) != (1, 1):
         return False
     out = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     return (

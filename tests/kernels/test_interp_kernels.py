@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import pathlib
 
 import numpy as np
 import pytest
 
+from lucid.kernels import interp
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-
-try:
-    from lucid.kernels import interp
-except Exception:  # pragma: no cover - fallback while lucid/__init__.py is mid-edit
-    _path = pathlib.Path(__file__).resolve().parents[2] / "lucid" / "kernels" / "interp.py"
-    _spec = importlib.util.spec_from_file_location("_lucid_kernels_interp", _path)
-    interp = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(interp)
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: {"rtol": 2e-5, "atol": 2e-6}, np.float64: {"rtol": 1e-12, "atol": 1e-12}}

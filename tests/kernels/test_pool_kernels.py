@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import pathlib
 
 import numpy as np
 import pytest
 
+from lucid.kernels import pool
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-
-try:
-    from lucid.kernels import pool
-except Exception:  # pragma: no cover - fallback while lucid/__init__.py is mid-edit
-    _path = pathlib.Path(__file__).resolve().parents[2] / "lucid" / "kernels" / "pool.py"
-    _spec = importlib.util.spec_from_file_location("_lucid_kernels_pool", _path)
-    pool = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(pool)
 
 DTYPES = [np.float32, np.float64]
 KINDS = ["normal", "ties", "special"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lucid._tensor import Tensor
 from lucid.nn import functional as F
 from lucid.nn.modules.module import Module
@@ -15,6 +17,26 @@ __all__ = [
 
 def _inplace_repr(inplace: bool) -> str:
     return "inplace=True" if inplace else ""
+
+
+class _InplaceActivation(Module):
+    """An activation whose only setting is ``inplace``: ``forward`` calls ``_fn``.
+
+    ``_repr_inplace`` is False for the classes whose PyTorch repr never shows the flag.
+    """
+
+    _fn: Callable[[Tensor, bool], Tensor]
+    _repr_inplace = True
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return self._fn(input, self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace) if self._repr_inplace else ""
 
 
 class LeakyReLU(Module):
@@ -116,7 +138,7 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """Sigmoid linear unit (swish), ``x * sigmoid(x)``.
 
     Parameters
@@ -136,18 +158,10 @@ class SiLU(Module):
     tensor([0.0000, 0.7311])
     """
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.silu(input, self.inplace)
-
-    def extra_repr(self) -> str:
-        return _inplace_repr(self.inplace)
+    _fn = staticmethod(F.silu)
 
 
-class Mish(Module):
+class Mish(_InplaceActivation):
     """Mish, ``x * tanh(softplus(x))``.
 
     Parameters
@@ -167,15 +181,7 @@ class Mish(Module):
     tensor([0.0000, 0.8651])
     """
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.mish(input, self.inplace)
-
-    def extra_repr(self) -> str:
-        return _inplace_repr(self.inplace)
+    _fn = staticmethod(F.mish)
 
 
 class Sigmoid(Module):
@@ -382,7 +388,7 @@ class ReLU6(Hardtanh):
         return _inplace_repr(self.inplace)
 
 
-class Hardswish(Module):
+class Hardswish(_InplaceActivation):
     """Hard swish, ``x * relu6(x + 3) / 6``.
 
     Parameters
@@ -402,15 +408,11 @@ class Hardswish(Module):
     tensor([0., 4.])
     """
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardswish(input, self.inplace)
+    _fn = staticmethod(F.hardswish)
+    _repr_inplace = False  # PyTorch's repr omits it
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_InplaceActivation):
     """Hard sigmoid, ``relu6(x + 3) / 6``.
 
     Parameters
@@ -430,9 +432,5 @@ class Hardsigmoid(Module):
     tensor([0.5000, 1.0000])
     """
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.hardsigmoid(input, self.inplace)
+    _fn = staticmethod(F.hardsigmoid)
+    _repr_inplace = False  # PyTorch's repr omits it

@@ -432,17 +432,33 @@ ALGORITHMS = {  # name: (x shape, w shape, conv kwargs) chosen so the kernel tak
     "split forward": ((3, 16, 6, 7), (4, 16, 3, 3), dict(padding=(2, 1), dilation=(2, 1))),
     "split forward 3-d": ((2, 8, 4, 5, 4), (3, 8, 3, 3, 2), dict(padding=1)),
     "depthwise rows": ((2, 6, 7, 8), (6, 1, 3, 3), dict(padding=1, groups=6)),
+    "depthwise compiled": ((2, 6, 7, 8), (6, 1, 3, 2), dict(padding=(1, 2), groups=6)),
+    "depthwise compiled 1-d": ((3, 4, 11), (4, 1, 5), dict(padding=1, groups=4)),
     "patchify": ((2, 4, 8, 6), (6, 2, 2, 3), dict(stride=(2, 3), groups=2)),
     "pointwise": ((2, 6, 5, 4), (8, 6, 1, 1), {}),
     "im2col strided": ((2, 5, 9, 8), (7, 5, 3, 3), dict(stride=2, padding=1)),
 }
 
 
+NUMPY_ONLY = {"depthwise rows"}  # taken when the compiled kernels are not available
+
+
+def _select_path(name: str, monkeypatch) -> None:
+    """Disable the compiled kernels for the NumPy paths; skip compiled ones without numba."""
+    from lucid.kernels import _compiled
+
+    if name in NUMPY_ONLY:
+        monkeypatch.setattr(_compiled, "available", lambda: False)
+    elif "compiled" in name and not _compiled.available():
+        pytest.skip("numba is not installed")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", list(ALGORITHMS))
-def test_every_algorithm_path_matches_torch(name, dtype):
+def test_every_algorithm_path_matches_torch(name, dtype, monkeypatch):
     """Output, all three gradients and the second-order gradients through each path
     (Winograd serves the forward and, with the flipped kernel, the input gradient)."""
+    _select_path(name, monkeypatch)
     xs, ws, kwargs = ALGORITHMS[name]
     cfg = {"dtype": dtype, "transposed": (False, False, False)}
     fn = _conv_fn(len(xs) - 2, kwargs)
@@ -461,17 +477,25 @@ def test_algorithm_table_selects_its_paths(monkeypatch):
 
     hits: list[str] = []
     for attr in ("winograd_conv2d", "_split_forward", "_depthwise_forward_rows",
-                 "_patch_forward"):
+                 "_patch_forward", "_compiled_depthwise_forward"):
         orig = getattr(K, attr)
         monkeypatch.setattr(K, attr, lambda *a, _o=orig, _n=attr, **k: hits.append(_n)
                             or _o(*a, **k))
     expect = {"winograd": "winograd_conv2d", "winograd same": "winograd_conv2d",
               "winograd dilated": "winograd_conv2d",
               "split forward": "_split_forward", "split forward 3-d": "_split_forward",
-              "depthwise rows": "_depthwise_forward_rows", "patchify": "_patch_forward"}
+              "depthwise rows": "_depthwise_forward_rows", "patchify": "_patch_forward",
+              "depthwise compiled": "_compiled_depthwise_forward",
+              "depthwise compiled 1-d": "_compiled_depthwise_forward"}
+    from lucid.kernels import _compiled
+
     for name, (xs, ws, kwargs) in ALGORITHMS.items():
-        hits.clear()
-        x, w = lucid.randn(*xs), lucid.randn(*ws)
-        getattr(F, f"conv{len(xs) - 2}d")(x, w, **kwargs)
+        if "compiled" in name and not _compiled.available():
+            continue  # covered where numba is installed (the test extra installs it)
+        with monkeypatch.context() as m:
+            _select_path(name, m)
+            hits.clear()
+            x, w = lucid.randn(*xs), lucid.randn(*ws)
+            getattr(F, f"conv{len(xs) - 2}d")(x, w, **kwargs)
         calls = 4 if name == "winograd dilated" else 1  # one per input phase
         assert hits == ([expect[name]] * calls if name in expect else []), name

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 
+from lucid.kernels import _compiled
 from lucid.kernels import conv as K
 
 torch = pytest.importorskip("torch")
@@ -445,6 +446,7 @@ def test_depthwise_rows_forward(cfg, dtype, monkeypatch):
     gradients (the input gradient runs the same path with the flipped kernel), and the
     generic depthwise forward."""
     kernel, padding, dilation, N, budget = cfg
+    monkeypatch.setattr(_compiled, "available", lambda: False)  # the NumPy depthwise paths
     if budget is not None:
         monkeypatch.setattr(K, "_ELEMENTWISE_CHUNK_BYTES", budget)
     rng = np.random.default_rng(sum(kernel) + N)
@@ -585,9 +587,19 @@ def test_forward_bias_is_fused_on_every_path(path, dtype, monkeypatch):
     assert_close(y, ty.numpy(), TOL[dtype])
 
 
+def _use_compiled(jit: bool, monkeypatch) -> None:
+    """Run the test on the compiled depthwise kernels (skipped without numba) or without."""
+    if not jit:
+        monkeypatch.setattr(_compiled, "available", lambda: False)
+    elif not _compiled.available():
+        pytest.skip("numba is not installed")
+
+
+@pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("groups", [1, 4])
-def test_nonfinite_propagation_matches_torch(groups):
+def test_nonfinite_propagation_matches_torch(groups, jit, monkeypatch):
     """Junk positions of the flat layout never turn finite results into inf/nan."""
+    _use_compiled(jit, monkeypatch)
     rng = np.random.default_rng(groups)
     x = rng.standard_normal((2, 4, 7, 6))
     w = rng.standard_normal((4, 4 // groups, 3, 3))
@@ -614,9 +626,11 @@ def test_nonfinite_propagation_matches_torch(groups):
             np.testing.assert_allclose(g[fin], r[fin], rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("jit", [False, True])
 @pytest.mark.parametrize("groups", [1, 8])
-def test_deterministic(groups):
+def test_deterministic(groups, jit, monkeypatch):
     """Same inputs -> bit-identical outputs, run to run and for any worker-thread count."""
+    _use_compiled(jit, monkeypatch)
     rng = np.random.default_rng(5)
     x = rng.standard_normal((9, 8, 15, 14)).astype(np.float32)
     w = rng.standard_normal((8, 8 // groups, 3, 3)).astype(np.float32)
@@ -739,9 +753,14 @@ def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch):
 
 
 def _blas_threads() -> list[int]:
+    """Thread counts of NumPy's BLAS (others, e.g. SciPy's that numba loads, are not ours)."""
     from threadpoolctl import threadpool_info
 
-    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return [
+        i["num_threads"]
+        for i in threadpool_info()
+        if i["user_api"] == "blas" and "numpy" in i["filepath"]
+    ]
 
 
 def test_worker_chunks_run_with_single_threaded_blas():

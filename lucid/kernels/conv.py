@@ -916,10 +916,17 @@ def _use_compiled_depthwise(kernel, stride, dilation, dtype) -> bool:
     )
 
 
-def _planes(a: np.ndarray) -> np.ndarray:
-    """C-contiguous ``(N, C, H, W)`` view or copy of a 1-d ``(N, C, L)`` (``H = 1``) or 2-d
-    batch."""
-    return np.ascontiguousarray(a if a.ndim == 4 else a[:, :, None])
+def _planes(a: np.ndarray, lead: int = 2) -> np.ndarray:
+    """C-contiguous view (or copy) of ``a`` with 2 dims after its ``lead`` leading ones: a
+    1-d ``(..., L)`` becomes ``(..., 1, L)`` (``H = 1``), a 2-d one stays as it is."""
+    if a.ndim == lead + 1:
+        a = a.reshape(a.shape[:lead] + (1,) + a.shape[lead:])
+    return np.ascontiguousarray(a)
+
+
+def _pads_2d(lo) -> tuple[int, int]:
+    """Leading paddings of :func:`_planes` arrays (``0`` for the inserted ``H = 1``)."""
+    return (0,) * (2 - len(lo)) + tuple(lo)
 
 
 def _compiled_depthwise_forward(x, w, b, y, lo) -> None:
@@ -927,8 +934,8 @@ def _compiled_depthwise_forward(x, w, b, y, lo) -> None:
     ``y``: batch chunks on the worker threads."""
     N, C = x.shape[:2]
     x4, y4 = _planes(x), _planes(y)  # y is C-contiguous: a view
-    wk = np.ascontiguousarray(w.reshape((C,) + ((1,) if w.ndim == 3 else ()) + w.shape[2:]))
-    lo2 = (0,) * (2 - len(lo)) + tuple(lo)
+    wk = _planes(w.reshape((C,) + w.shape[2:]), lead=1)
+    lo2 = _pads_2d(lo)
     per_sample = C * (x4[0, 0].size + y4[0, 0].size) * y.itemsize
 
     def work(chunk: tuple[int, int]) -> None:
@@ -945,8 +952,8 @@ def _compiled_depthwise_weight_grad(x, gy, gw, lo) -> None:
     not depend on the number of threads)."""
     C = x.shape[1]
     x4, g4 = _planes(x), _planes(gy)
-    gwk = gw.reshape((C,) + ((1,) if gw.ndim == 3 else ()) + gw.shape[2:])  # a view
-    lo2 = (0,) * (2 - len(lo)) + tuple(lo)
+    gwk = _planes(gw.reshape((C,) + gw.shape[2:]), lead=1)  # gw is C-contiguous: a view
+    lo2 = _pads_2d(lo)
     step = -(-C // (4 * _num_threads))
 
     def work(chunk: tuple[int, int]) -> None:

@@ -1,4 +1,5 @@
-"""Optional compiled (numba) kernels for the memory-bound depthwise convolutions.
+"""Optional compiled (numba) kernels: the memory-bound depthwise convolutions and the
+transforms of the 3-d Winograd convolution (:mod:`lucid.kernels.winograd3d`).
 
 A depthwise convolution does ``K`` multiply-adds per output, far too few to amortise a
 GEMM; in NumPy each tap is a pass over the whole tensor. Compiled, each ``(n, c)`` plane
@@ -33,6 +34,13 @@ from typing import Any
 import numpy as np
 
 __all__ = ["available"]
+
+_f = np.float32
+_HALF, _TWO, _FOUR, _EIGHT = _f(0.5), _f(2), _f(4), _f(8)
+_QUARTER, _EIGHTH, _THREE_HALVES, _FIVE_HALVES = _f(0.25), _f(0.125), _f(1.5), _f(2.5)
+"""Coefficients of the F(4, 3) transforms as float32 scalars: numba types a Python float
+as float64, which would promote float32 arithmetic; all of them are exact in float32, so
+float64 data lose nothing."""
 
 
 @functools.cache
@@ -155,3 +163,196 @@ def depthwise_weight_grad(x, gy, gw, c0, lo) -> None:
     :func:`depthwise_forward`.
     """
     _kernels()["weight_grad"](x, gy, gw, c0, *lo)
+
+
+@functools.cache
+def _winograd_kernels() -> dict[str, Any]:
+    """Compile (or load from the cache) the F(4x4, 3x3) transforms of
+    :mod:`lucid.kernels.winograd3d` on first use.
+
+    Every transform is separable and runs as two passes of 1-d transforms (along w, then
+    along h) over one ``(image, channel, depth)`` plane at a time, the inner loop running
+    over the tiles of a row (``tx``) with unit-stride stores, so LLVM vectorises it. The
+    matrices are those of :func:`lucid.kernels.winograd._matrices` for ``m = 4``
+    (interpolation points ``0, 1, -1, 1/2, -2, inf``), written out.
+    """
+    njit = _numba().njit(nogil=True, cache=True, boundscheck=False)
+    h, t2, t4, t8 = _HALF, _TWO, _FOUR, _EIGHT
+    q4, e8, f3, f5 = _QUARTER, _EIGHTH, _THREE_HALVES, _FIVE_HALVES
+
+    @njit
+    def input_transform(x, V, b0, z0, top, left, th, tw, channel_major):
+        """``V[6*i' + j', z, c, (b, ty, tx)] = (B^T d B)[i', j']``, ``d`` the 6x6 tile at
+        ``(4*ty - top, 4*tx - left)`` of plane ``z0 + z`` of ``x[b0 + b, c]`` (zeros
+        outside ``x``); ``V[:, c, z]`` instead if ``channel_major``.
+
+        The zero-padded plane is first split into its 6 column phases ``xd[j, hh, tx] =
+        xpad[hh, 4*tx + j]`` (the only stride-4 access); both transforms then run over
+        contiguous rows.
+        """
+        D, H, W = x.shape[2], x.shape[3], x.shape[4]
+        C, Dz, R = x.shape[1], V.shape[1 + channel_major], V.shape[3]
+        T, Hp, Wp = th * tw, 4 * th + 2, 4 * tw + 2
+        h_end = min(Hp, top + H)
+        row = np.zeros(Wp, x.dtype)  # the cells outside [left, left + W) stay zero
+        xd = np.zeros((6, Hp, tw), x.dtype)  # so do the rows outside [top, top + H)
+        e = np.empty((6, Hp, tw), x.dtype)
+        xd2, e2 = xd.reshape(6, Hp * tw), e.reshape(6, Hp * tw)
+        for z in range(Dz):
+            zz = z0 + z
+            for c in range(C):
+                a1, a2 = (c, z) if channel_major else (z, c)
+                if zz < 0 or zz >= D:
+                    V[:, a1, a2, :] = 0
+                    continue
+                for b in range(R // T):
+                    src = x[b0 + b, c, zz]
+                    for hh in range(top, h_end):
+                        for q in range(left, min(Wp, W + left)):
+                            row[q] = src[hh - top, q - left]
+                        for tx in range(tw):
+                            for j in range(6):
+                                xd[j, hh, tx] = row[4 * tx + j]
+                    for k in range(Hp * tw):  # along w
+                        d0, d1, d2 = xd2[0, k], xd2[1, k], xd2[2, k]
+                        d3, d4, d5 = xd2[3, k], xd2[4, k], xd2[5, k]
+                        e2[0, k] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
+                        e2[1, k] = -d1 + h * d2 + f5 * d3 + d4
+                        e2[2, k] = d1 - f5 * d2 + h * d3 + d4
+                        e2[3, k] = -t2 * d1 - d2 + t2 * d3 + d4
+                        e2[4, k] = h * d1 - d2 - h * d3 + d4
+                        e2[5, k] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
+                    for j in range(6):  # along h
+                        for ty in range(th):
+                            k, r0 = 4 * ty, b * T + ty * tw
+                            for tx in range(tw):
+                                d0, d1, d2 = e[j, k, tx], e[j, k + 1, tx], e[j, k + 2, tx]
+                                d3, d4, d5 = e[j, k + 3, tx], e[j, k + 4, tx], e[j, k + 5, tx]
+                                r = r0 + tx
+                                V[j, a1, a2, r] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
+                                V[6 + j, a1, a2, r] = -d1 + h * d2 + f5 * d3 + d4
+                                V[12 + j, a1, a2, r] = d1 - f5 * d2 + h * d3 + d4
+                                V[18 + j, a1, a2, r] = -t2 * d1 - d2 + t2 * d3 + d4
+                                V[24 + j, a1, a2, r] = h * d1 - d2 - h * d3 + d4
+                                V[30 + j, a1, a2, r] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
+
+    @njit
+    def output_transform(M, bias, y, b0, d0, th, tw):
+        """``y[b0 + b, o, d0 + d]`` tile ``(ty, tx)`` ``= bias[o] + (A^T m A)``, ``m`` the
+        6x6 values ``M[:, d, o, (b, ty, tx)]`` (tiles cropped at the edge of ``y``).
+
+        Both transforms run over all tiles of the plane at once (contiguous rows); the
+        result ``v[i, j, (ty, tx)]`` is then interleaved into ``y`` rows."""
+        Ho, Wo = y.shape[3], y.shape[4]
+        Dd, Co, R = M.shape[1], M.shape[2], M.shape[3]
+        T, full_tx = th * tw, Wo // 4
+        u = np.empty((6, 4, T), y.dtype)  # u[i, j, (ty, tx)]
+        v = np.empty((4, 4, T), y.dtype)  # v[i, j, (ty, tx)]: output (4*ty + i, 4*tx + j)
+        for b in range(R // T):
+            r0 = b * T
+            for o in range(Co):
+                bo = bias[o]
+                for d in range(Dd):
+                    for i in range(6):  # along w
+                        p = 6 * i
+                        for t in range(T):
+                            r = r0 + t
+                            m0, m1, m2 = M[p, d, o, r], M[p + 1, d, o, r], M[p + 2, d, o, r]
+                            m3, m4, m5 = M[p + 3, d, o, r], M[p + 4, d, o, r], M[p + 5, d, o, r]
+                            u[i, 0, t] = m0 + m1 + m2 + m3 + m4
+                            u[i, 1, t] = m1 - m2 + h * m3 - t2 * m4
+                            u[i, 2, t] = m1 + m2 + q4 * m3 + t4 * m4
+                            u[i, 3, t] = m1 - m2 + e8 * m3 - t8 * m4 + m5
+                    for j in range(4):  # along h
+                        for t in range(T):
+                            m0, m1, m2 = u[0, j, t], u[1, j, t], u[2, j, t]
+                            m3, m4, m5 = u[3, j, t], u[4, j, t], u[5, j, t]
+                            v[0, j, t] = m0 + m1 + m2 + m3 + m4 + bo
+                            v[1, j, t] = m1 - m2 + h * m3 - t2 * m4 + bo
+                            v[2, j, t] = m1 + m2 + q4 * m3 + t4 * m4 + bo
+                            v[3, j, t] = m1 - m2 + e8 * m3 - t8 * m4 + m5 + bo
+                    yo = y[b0 + b, o, d0 + d]
+                    for hh in range(Ho):
+                        ty, i = hh // 4, hh % 4
+                        t0 = ty * tw
+                        for tx in range(full_tx):
+                            for j in range(4):
+                                yo[hh, 4 * tx + j] = v[i, j, t0 + tx]
+                        for q in range(4 * full_tx, Wo):
+                            yo[hh, q] = v[i, q % 4, t0 + q // 4]
+
+    @njit
+    def output_adjoint(gy, Y, b0, d0, th, tw):
+        """Adjoint of ``output_transform`` (without bias), channel-major: ``Y[6*i' + j', o,
+        d, (b, ty, tx)] = (A g A^T)[i', j']``, ``g`` the 4x4 tile ``(ty, tx)`` of
+        ``gy[b0 + b, o, d0 + d]`` (zeros beyond ``gy``). Column phases first, as in
+        ``input_transform``."""
+        Ho, Wo = gy.shape[3], gy.shape[4]
+        Co, Dd, R = Y.shape[1], Y.shape[2], Y.shape[3]
+        T, Hp, full_tx = th * tw, 4 * th, Wo // 4
+        gd = np.zeros((4, Hp, tw), gy.dtype)  # gd[j, hh, tx] = gy[hh, 4*tx + j] (0 beyond)
+        u = np.empty((6, Hp, tw), gy.dtype)
+        gd2, u2 = gd.reshape(4, Hp * tw), u.reshape(6, Hp * tw)
+        for b in range(R // T):
+            for o in range(Co):
+                for d in range(Dd):
+                    src = gy[b0 + b, o, d0 + d]
+                    for hh in range(Ho):
+                        for tx in range(full_tx):
+                            for j in range(4):
+                                gd[j, hh, tx] = src[hh, 4 * tx + j]
+                        for q in range(4 * full_tx, Wo):
+                            gd[q % 4, hh, q // 4] = src[hh, q]
+                    for k in range(Hp * tw):  # along w
+                        g0, g1, g2, g3 = gd2[0, k], gd2[1, k], gd2[2, k], gd2[3, k]
+                        u2[0, k] = g0
+                        u2[1, k] = g0 + g1 + g2 + g3
+                        u2[2, k] = g0 - g1 + g2 - g3
+                        u2[3, k] = g0 + h * g1 + q4 * g2 + e8 * g3
+                        u2[4, k] = g0 - t2 * g1 + t4 * g2 - t8 * g3
+                        u2[5, k] = g3
+                    for j in range(6):  # along h
+                        for ty in range(th):
+                            k, r0 = 4 * ty, b * T + ty * tw
+                            for tx in range(tw):
+                                g0, g1 = u[j, k, tx], u[j, k + 1, tx]
+                                g2, g3 = u[j, k + 2, tx], u[j, k + 3, tx]
+                                r = r0 + tx
+                                Y[j, o, d, r] = g0
+                                Y[6 + j, o, d, r] = g0 + g1 + g2 + g3
+                                Y[12 + j, o, d, r] = g0 - g1 + g2 - g3
+                                Y[18 + j, o, d, r] = g0 + h * g1 + q4 * g2 + e8 * g3
+                                Y[24 + j, o, d, r] = g0 - t2 * g1 + t4 * g2 - t8 * g3
+                                Y[30 + j, o, d, r] = g3
+
+    return {
+        "input_transform": input_transform,
+        "output_transform": output_transform,
+        "output_adjoint": output_adjoint,
+    }
+
+
+def winograd_input_transform(x, V, b0, z0, lo, tiles, channel_major=False) -> None:
+    """F(4x4, 3x3) input transform of a chunk of ``x (N, C, D, H, W)`` (C-contiguous).
+
+    ``V (36, Dz, C, nb*th*tw)`` (or ``(36, C, Dz, nb*th*tw)`` if ``channel_major``)
+    receives transform point ``6*i' + j'`` of the 6x6 tile ``(ty, tx)`` (top-left corner
+    ``(4*ty - lo[0], 4*tx - lo[1])``) of depth plane ``z0 + z`` of image ``b0 + b``;
+    positions outside ``x`` (padding) read zeros. ``tiles`` is ``(th, tw)``.
+    """
+    _winograd_kernels()["input_transform"](x, V, b0, z0, *lo, *tiles, channel_major)
+
+
+def winograd_output_transform(M, bias, y, b0, d0, tiles) -> None:
+    """F(4x4, 3x3) output transform: ``M (36, Dd, C_out, nb*th*tw)`` laid out like
+    :func:`winograd_input_transform`'s ``V`` gives the 4x4 output tiles of
+    ``y[b0:b0 + nb, :, d0:d0 + Dd]`` (plus ``bias (C_out,)``), cropped at the edge of
+    ``y (N, C_out, D_out, H_out, W_out)`` (C-contiguous)."""
+    _winograd_kernels()["output_transform"](M, bias, y, b0, d0, *tiles)
+
+
+def winograd_output_adjoint(gy, Y, b0, d0, tiles) -> None:
+    """Adjoint of :func:`winograd_output_transform` (no bias), channel-major: the
+    transformed 4x4 tiles of ``gy[b0:b0 + nb, :, d0:d0 + Dd]`` into ``Y (36, C_out, Dd,
+    nb*th*tw)``; tiles sticking out of ``gy`` read zeros."""
+    _winograd_kernels()["output_adjoint"](gy, Y, b0, d0, *tiles)

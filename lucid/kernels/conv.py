@@ -75,6 +75,11 @@ instead: the forward (:func:`_use_winograd`; hence also the 2-d input gradient, 
 a forward with the flipped kernel) and the weight gradient
 (:func:`_use_winograd_weight_grad`). Non-finite data always take the paths above, since
 Winograd transforms would spread an ``inf``/``nan`` over a whole tile.
+With numba installed, ungrouped stride-1 undilated ``(K_d, 3, 3)`` 3-d layers with
+enough tiles and channels (:func:`_use_winograd3d`) take the compiled 3-d Winograd of
+:mod:`lucid.kernels.winograd3d` the same way: forward, weight gradient, and the input
+gradient as a forward with the flipped kernel (the video suite layer: forward+backward
+35 -> 17 ms, 2.1x faster than im2col + GEMM / col2im).
 
 *Special cases*: a 1x1 kernel with unit stride and no padding is a plain batched GEMM on a
 reshape. Non-overlapping windows (``stride == kernel``, no low padding, "patchify") need no
@@ -124,7 +129,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import ThreadpoolController
 
-from lucid.kernels import _compiled
+from lucid.kernels import _compiled, winograd3d
 from lucid.kernels._workspace import _scratch, release_workspace
 from lucid.kernels.winograd import (
     winograd_conv2d,
@@ -156,6 +161,9 @@ benchmark suite (within noise) and keeps the peak memory of a forward+backward s
 
 _ELEMENTWISE_CHUNK_BYTES = 1 * 2**20
 """Preferred working-set size of one batch chunk of the depthwise (elementwise) paths."""
+
+_WINOGRAD3D_MIN_TILES = 16
+"""Fewest 4x4 tiles per output plane for which the 3-d Winograd path is taken."""
 
 Pads = Sequence[tuple[int, int]]
 
@@ -677,6 +685,10 @@ def conv_forward(
 
     if _use_winograd(x, w, stride, padding, dilation, G, out):
         return _winograd_forward(x, w, padding, dilation, bias).astype(rdt, copy=False)
+    if _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G) and _all_finite(w):
+        b = np.zeros(Co, cdt) if bias is None else np.asarray(bias, dtype=cdt)
+        _winograd3d_forward(x, w, b, y, padding)
+        return y.astype(rdt, copy=False)
 
     lo = tuple(p[0] for p in padding)
     if depthwise and Co == C and _use_compiled_depthwise(kernel, stride, dilation, cdt):
@@ -792,6 +804,65 @@ def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) 
         and _all_finite(x)
         and _all_finite(gy)
     )
+
+
+def _use_winograd3d(x, kernel, Co: int, out, stride, padding, dilation, G: int) -> bool:
+    """Whether a 3-d layer with output ``(N, Co, *out)`` takes the compiled Winograd
+    F(4x4, 3x3) of :mod:`lucid.kernels.winograd3d` (forward, weight gradient and, through
+    the flipped kernel, input gradient).
+
+    Ungrouped, stride-1, undilated ``(K_d, 3, 3)`` kernels with non-negative padding, in
+    float32/float64, numba available, finite ``x`` (the caller checks the other operand:
+    the transforms spread an ``inf``/``nan`` over a whole tile), and shapes where it
+    measured faster than im2col + GEMM (0.5-0.8x of its time with 16x16 to 64x64 planes):
+    at least :data:`_WINOGRAD3D_MIN_TILES` tiles per output plane (with 8x8 planes the
+    GEMMs get too few rows: 2x slower), ``C_in * C_out >= 32`` and ``C_out >= 4`` (with
+    fewer output channels the scatter of col2im is cheap, e.g. 0.4x of Winograd for the
+    input gradient of 3 -> 16 channels).
+    """
+    return (
+        len(kernel) == 3
+        and tuple(kernel[1:]) == (3, 3)
+        and G == 1
+        and all(s == 1 for s in stride)
+        and all(d == 1 for d in dilation)
+        and x.dtype in (np.float32, np.float64)
+        and all(lo >= 0 and hi >= 0 for lo, hi in padding)
+        and prod(winograd3d.tiles(out)) >= _WINOGRAD3D_MIN_TILES
+        and x.shape[1] * Co >= 32
+        and Co >= 4
+        and _compiled.available()
+        and _all_finite(x)
+    )
+
+
+def _winograd3d_chunks(x_shape, out, Kd: int, itemsize: int) -> list:
+    """Work split ``(b0, b1, d0, d1)`` of :mod:`lucid.kernels.winograd3d`: batch chunks, or
+    blocks of output planes of a single image, sized like the GEMM paths' chunks."""
+    N, C = x_shape[:2]
+    plane = winograd3d.plane_bytes(C, out, itemsize)
+    chunks = _chunks(N, out[0], plane, plane * (Kd - 1), winograd3d.CHUNK_BYTES)
+    return [(n0, n1, i0, i1) for n0, n1, blocks in chunks for i0, i1 in blocks]
+
+
+def _winograd3d_forward(x, w, b, y, padding) -> None:
+    """3-d Winograd forward into the fresh ``y``: chunks on the worker threads."""
+    x = np.ascontiguousarray(x)
+    U = winograd3d.kernel_transform(w)
+    lo = tuple(p[0] for p in padding)
+    chunks = _winograd3d_chunks(x.shape, y.shape[2:], w.shape[2], y.itemsize)
+    _map_chunks(lambda c: winograd3d.forward_chunk(x, U, b, y, lo, c), chunks)
+
+
+def _winograd3d_weight_grad(x, gy, Kd: int, padding) -> np.ndarray:
+    """3-d Winograd weight gradient: chunks on the worker threads, their partial sums
+    added in chunk order (deterministic for any thread count)."""
+    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+    lo = tuple(p[0] for p in padding)
+    chunks = _winograd3d_chunks(x.shape, gy.shape[2:], Kd, x.itemsize)
+    parts = _map_chunks(lambda c: winograd3d.weight_grad_chunk(x, gy, Kd, lo, c), chunks)
+    P = functools.reduce(np.add, parts)
+    return winograd3d.weight_grad_finish(P, x.shape[1], Kd, x.dtype)
 
 
 def _use_split_forward(plan: _FlatPlan, C: int, Co: int, G: int, K0: int, itemsize: int) -> bool:
@@ -1098,7 +1169,9 @@ def conv_input_grad(
     patchify = not depthwise and _is_patchify(kernel, stride, padding, dilation, out, x_spatial)
     w_finite = _all_finite(w)
     pads_f = _flipped_padding(out, x_spatial, kernel, stride, padding, dilation)
-    if not patchify and len(kernel) == 2 and pads_f is not None and w_finite:
+    if not patchify and pads_f is not None and w_finite and (
+        len(kernel) == 2 or _use_winograd3d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G)
+    ):
         gx = conv_forward(gy, _flip_transpose(w, G), stride, pads_f, dilation, G)
         return gx.astype(rdt, copy=False)
 
@@ -1291,6 +1364,12 @@ def conv_weight_grad(
     it = gw.itemsize
     if _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G):
         return winograd_weight_grad(x, gy, padding).astype(rdt, copy=False)
+    if (
+        _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G)
+        and out == conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
+        and _all_finite(gy)
+    ):
+        return _winograd3d_weight_grad(x, gy, kernel[0], padding).astype(rdt, copy=False)
 
     depthwise = _is_depthwise(C, Cg, G)
     if not depthwise and _is_patchify(kernel, stride, padding, dilation, out, x.shape[2:]):

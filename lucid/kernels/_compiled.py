@@ -7,22 +7,29 @@ is read once into a small zero-padded buffer that stays in the L1/L2 cache while
 run over it, vectorised along the rows. On the GUIDE's depthwise suite layer (float32,
 2 threads) this measured ~3x faster than the NumPy paths of :mod:`lucid.kernels.conv`.
 
-The functions here work on one *chunk* (a batch range, or a channel range for the weight
-gradient) and are compiled with ``nogil=True``: the caller runs chunks on its own worker
-threads (:func:`lucid.kernels.conv._map_chunks`), so there is no numba thread pool to
-oversubscribe the cores, and the reduction order -- hence every bit of the result -- does
-not depend on the thread count. Compilation is cached on disk (``cache=True``): the first
-use of each kernel and dtype in a fresh environment compiles it (~1 s), later processes
+The Winograd transforms are elementwise too (a few adds per value); in NumPy they would be
+strided passes over arrays 2-3x the size of the data. Compiled, each plane is transformed
+in two separable passes over contiguous rows (see :func:`_winograd_kernels`); the GEMMs
+between them stay in BLAS.
+
+The functions here work on one *chunk* (a batch range, a channel range for the depthwise
+weight gradient, images and output planes for Winograd) and are compiled with
+``nogil=True``: the caller runs chunks on its own worker threads
+(:func:`lucid.kernels.conv._map_chunks`), so there is no numba thread pool to oversubscribe
+the cores, and the reduction order -- hence every bit of the result -- does not depend on
+the thread count. Compilation is cached on disk (``cache=True``): the first use of each
+kernel and dtype in a fresh environment compiles it (~1 s per kernel), later processes
 load it.
 
 numba is optional (the ``fast`` extra): without it, or with the environment variable
 ``LUCID_DISABLE_JIT`` set to a non-empty value other than ``0``, :func:`available` is
 ``False`` and the callers keep their NumPy paths.
 
-Semantics match a direct convolution over the zero-padded input, exactly as in PyTorch:
-padding zeros are multiplied like any input value (so an ``inf`` weight gives ``nan``
-where its tap reads padding), and an ``inf``/``nan`` input reaches only the outputs whose
-windows hold it.
+Depthwise semantics match a direct convolution over the zero-padded input, exactly as in
+PyTorch: padding zeros are multiplied like any input value (so an ``inf`` weight gives
+``nan`` where its tap reads padding), and an ``inf``/``nan`` input reaches only the outputs
+whose windows hold it. (The Winograd transforms mix whole tiles; their callers send only
+finite data.)
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ computed with its larger side as rows, which OpenBLAS runs up to ~1.4x faster, s
 
 *Input gradient*: with unit stride in 2-d (and finite weights) it is the forward
 convolution of ``gy`` with the flipped, group-transposed kernel (:func:`_flipped_padding`),
-which measured ~15-20% faster than the scatter below; 1-d and 3-d measured the other way.
+which measured ~15-20% faster than the scatter below; 1-d and 3-d measured the other way
+(except 3-d layers of the compiled Winograd, see below, where the forward is ~3x faster).
 Otherwise (GEMM + col2im): ``gy`` zero-extended to whole grids,
 ``W^T (G, K*Cg, Cog) @ gy_e -> cols`` with rows ordered tap-major, then each of the
 ``prod(K)`` taps is ONE contiguous slice-add of a block of ``cols`` into its phase, and the
@@ -164,6 +165,9 @@ _ELEMENTWISE_CHUNK_BYTES = 1 * 2**20
 
 _WINOGRAD3D_MIN_TILES = 16
 """Fewest 4x4 tiles per output plane for which the 3-d Winograd path is taken."""
+
+_WINOGRAD3D_MAX_PLANE_BYTES = 32 * 2**20
+"""Largest transformed working set of one output plane of the 3-d Winograd path."""
 
 Pads = Sequence[tuple[int, int]]
 
@@ -818,7 +822,10 @@ def _use_winograd3d(x, kernel, Co: int, out, stride, padding, dilation, G: int) 
     at least :data:`_WINOGRAD3D_MIN_TILES` tiles per output plane (with 8x8 planes the
     GEMMs get too few rows: 2x slower), ``C_in * C_out >= 32`` and ``C_out >= 4`` (with
     fewer output channels the scatter of col2im is cheap, e.g. 0.4x of Winograd for the
-    input gradient of 3 -> 16 channels).
+    input gradient of 3 -> 16 channels). The transformed data of one output plane
+    (``K_d`` input planes and one output plane) must fit in
+    :data:`_WINOGRAD3D_MAX_PLANE_BYTES`: chunks never split a plane, and larger ones take
+    im2col + GEMM, whose column buffers can be split into rows.
     """
     return (
         len(kernel) == 3
@@ -831,6 +838,8 @@ def _use_winograd3d(x, kernel, Co: int, out, stride, padding, dilation, G: int) 
         and prod(winograd3d.tiles(out)) >= _WINOGRAD3D_MIN_TILES
         and x.shape[1] * Co >= 32
         and Co >= 4
+        and winograd3d.plane_bytes(x.shape[1] * kernel[0] + Co, out, x.itemsize)
+        <= _WINOGRAD3D_MAX_PLANE_BYTES
         and _compiled.available()
         and _all_finite(x)
     )
@@ -1169,11 +1178,14 @@ def conv_input_grad(
     patchify = not depthwise and _is_patchify(kernel, stride, padding, dilation, out, x_spatial)
     w_finite = _all_finite(w)
     pads_f = _flipped_padding(out, x_spatial, kernel, stride, padding, dilation)
-    if not patchify and pads_f is not None and w_finite and (
-        len(kernel) == 2 or _use_winograd3d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G)
-    ):
-        gx = conv_forward(gy, _flip_transpose(w, G), stride, pads_f, dilation, G)
-        return gx.astype(rdt, copy=False)
+    if not patchify and pads_f is not None and w_finite:
+        if len(kernel) == 2:
+            gx = conv_forward(gy, _flip_transpose(w, G), stride, pads_f, dilation, G)
+            return gx.astype(rdt, copy=False)
+        if _use_winograd3d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G):
+            gx = np.empty(shape, dtype=cdt)
+            _winograd3d_forward(gy, _flip_transpose(w, G), np.zeros(C, cdt), gx, pads_f)
+            return gx.astype(rdt, copy=False)
 
     gx = np.zeros(shape, dtype=cdt)
     if patchify:

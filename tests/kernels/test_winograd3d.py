@@ -200,6 +200,8 @@ def test_size_rule_takes_the_video_layer_and_its_input_gradient():
     assert K._use_winograd3d(x, (3, 3, 3), 32, out, *args)
     assert K._use_winograd3d(gy, (3, 3, 3), 16, out, *args)  # the flipped forward
     assert not K._use_winograd3d(x, (3, 3, 3), 32, (8, 12, 12), *args)  # 9 tiles
+    huge = np.broadcast_to(np.float32(0), (1, 64, 3, 512, 512))  # 604 MB per output plane
+    assert not K._use_winograd3d(huge, (3, 3, 3), 64, (3, 512, 512), *args)
 
 
 def test_nonfinite_values_take_im2col_and_match_torch(any_size, spy):

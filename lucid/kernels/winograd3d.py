@@ -13,13 +13,20 @@ planes, ``R = nb*th*tw`` tiles per plane, ``p = 6*i' + j'`` the transform point)
 
 the ``K_d`` consecutive planes ``V[p, d : d + K_d]`` are ONE contiguous ``(K_d*C, R)``
 matrix, so each output plane is one GEMM with ``K_d*C`` terms, all of them one batched
-``np.matmul`` on an ``as_strided`` view of ``V``: no copy. On the GUIDE's video layer
-(4 x 16 x 8 x 32 x 32 -> 32 channels, 3x3x3) that is 2.25x fewer multiplies than a direct
-convolution or im2col + GEMM.
+``np.matmul`` on an ``as_strided`` view of ``V``: no copy. That is 4x fewer multiplies than
+a direct convolution or im2col + GEMM (2.25 instead of 9 per output, input channel and
+depth tap). A chunk's ``V`` is transformed once; ``M`` is computed and transformed back in
+slabs of output planes small enough to stay in cache (:data:`SLAB_BYTES`).
 
 The weight gradient is its adjoint in ``U``: with ``Y`` the adjoint output transform of
-``gy`` (laid out like ``M``), ``P[p] = sum_d V[p, d : d + K_d] @ Y[p, d]^T`` and
-``gw = G^T P G`` per ``(o, c, k)``.
+``gy``, ``P[p, k] = sum_d V[p, d + k] @ Y[p, d]^T`` and ``gw = G^T P G`` per ``(o, c, k)``.
+There ``V`` and ``Y`` are laid out channel-major, ``(36, C, Dz, R)`` and
+``(36, C_out, Dd, R)``, which makes the sum over planes part of ONE GEMM per ``(p, k)``
+(:func:`weight_grad_chunk`).
+
+On the GUIDE's video layer (4 x 16 x 8 x 32 x 32 -> 32 channels, 3x3x3, 2 threads) the
+forward takes ~4 ms, the input gradient ~5 ms and the weight gradient ~4.6 ms, against
+~11-12 ms each for im2col + GEMM and col2im.
 
 The input gradient of such a layer is a forward of ``gy`` with the flipped kernel
 (:func:`lucid.kernels.conv.conv_input_grad`), so it needs nothing of its own.
@@ -64,7 +71,7 @@ Chunk = tuple[int, int, int, int]
 
 
 def tiles(out: Sequence[int]) -> tuple[int, int]:
-    """Tiles ``(th, tw)`` covering an output plane ``(H_out, W_out)``."""
+    """Tiles ``(th, tw)`` covering each plane of an output ``(D_out, H_out, W_out)``."""
     return -(-out[1] // 4), -(-out[2] // 4)
 
 
@@ -130,12 +137,12 @@ def weight_grad_chunk(x: np.ndarray, gy: np.ndarray, Kd: int, lo: Sequence[int],
     V = _scratch("buf", (36, C, Dd + Kd - 1, R), x.dtype)
     _compiled.winograd_input_transform(x, V, b0, d0 - lo[0], lo[1:], (th, tw), True)
     P = np.zeros((36, Kd, C, Co), x.dtype)
-    s0_, s1_, s2_, s3_ = V.strides
+    sp, sc, sz, sr = V.strides
     for s0, s1 in _slabs(Dd, 36 * Co * R * x.itemsize):
         Y = _scratch("gy", (36, Co, s1 - s0, R), x.dtype)
         _compiled.winograd_output_adjoint(gy, Y, b0, d0 + s0, (th, tw))
         # [p, k] = planes s0 + k .. s1 + k of every channel, as one (C, (s1 - s0)*R) matrix
-        Vk = as_strided(V[:, :, s0:], (36, Kd, C, (s1 - s0) * R), (s0_, s2_, s1_, s3_))
+        Vk = as_strided(V[:, :, s0:], (36, Kd, C, (s1 - s0) * R), (sp, sz, sc, sr))
         part = _scratch("part", (36, Kd, C, Co), x.dtype)
         np.matmul(Vk, Y.reshape(36, 1, Co, -1).transpose(0, 1, 3, 2), out=part)
         P += part

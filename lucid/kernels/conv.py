@@ -163,6 +163,9 @@ benchmark suite (within noise) and keeps the peak memory of a forward+backward s
 _ELEMENTWISE_CHUNK_BYTES = 1 * 2**20
 """Preferred working-set size of one batch chunk of the depthwise (elementwise) paths."""
 
+_FINITE_CHECK_BLOCK = 2**18
+"""Elements per block of :func:`_all_finite` (a 256 KB boolean temporary)."""
+
 _WINOGRAD3D_MIN_TILES = 16
 """Fewest 4x4 tiles per output plane for which the 3-d Winograd path is taken."""
 
@@ -347,7 +350,15 @@ def channel_sum(g: np.ndarray) -> np.ndarray:
 
 
 def _all_finite(a: np.ndarray) -> bool:
-    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+    """Whether ``a`` holds no ``inf``/``nan``; a contiguous ``a`` is checked in blocks, so
+    the boolean temporary stays small (it would add the size of ``a`` to the peak memory)."""
+    if a.dtype.kind not in "fc":
+        return True
+    if not a.flags.c_contiguous:
+        return bool(np.isfinite(a).all())
+    flat = a.reshape(-1)
+    step = _FINITE_CHECK_BLOCK
+    return all(bool(np.isfinite(flat[i : i + step]).all()) for i in range(0, flat.size, step))
 
 
 def _overlap(L: int, lo: int, ext: int) -> tuple[slice, slice]:

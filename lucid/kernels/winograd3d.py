@@ -139,7 +139,7 @@ def weight_grad_chunk(x: np.ndarray, gy: np.ndarray, Kd: int, lo: Sequence[int],
     P = np.zeros((36, Kd, C, Co), x.dtype)
     sp, sc, sz, sr = V.strides
     for s0, s1 in _slabs(Dd, 36 * Co * R * x.itemsize):
-        Y = _scratch("gy", (36, Co, s1 - s0, R), x.dtype)
+        Y = _scratch("cols", (36, Co, s1 - s0, R), x.dtype)  # the slot of the forward's M
         _compiled.winograd_output_adjoint(gy, Y, b0, d0 + s0, (th, tw))
         # [p, k] = planes s0 + k .. s1 + k of every channel, as one (C, (s1 - s0)*R) matrix
         Vk = as_strided(V[:, :, s0:], (36, Kd, C, (s1 - s0) * R), (sp, sz, sc, sr))

@@ -847,3 +847,18 @@ def test_winograd_dilated_needs_divisible_sizes(monkeypatch):
         x = rng.standard_normal(xs)
         y = K.conv_forward(x, w, (1, 1), pad, (2, 2), 1)
         assert_close(y, torch_conv(x, w, (1, 1), pad, (2, 2), 1)[0], 1e-10)
+
+
+def test_all_finite_checks_every_block(monkeypatch):
+    """The blockwise finiteness check finds a bad value in any block, in strided and complex
+    arrays too; integer arrays are always finite."""
+    monkeypatch.setattr(K, "_FINITE_CHECK_BLOCK", 7)
+    a = np.zeros((5, 9), np.float32)
+    assert K._all_finite(a) and K._all_finite(a[:0]) and K._all_finite(np.arange(5))
+    for pos, bad in (((0, 0), np.nan), ((2, 3), np.inf), ((4, 8), -np.inf)):
+        b = a.copy()
+        b[pos] = bad
+        assert not K._all_finite(b) and not K._all_finite(b.T)
+    c = np.zeros(20, np.complex64)
+    c[19] = complex(0, np.inf)
+    assert not K._all_finite(c)

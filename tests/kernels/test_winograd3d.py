@@ -224,3 +224,19 @@ def test_nonfinite_values_take_im2col_and_match_torch(any_size, spy):
             np.testing.assert_allclose(g[fin], r[fin], rtol=1e-10, atol=1e-10)
     # the finite operand of each pair still took Winograd where it could
     assert "_winograd3d_forward" in spy
+
+
+@pytest.mark.parametrize("extra", [-2, -1, 0, 2])
+def test_input_grad_of_any_size_matches_numpy_paths(extra, any_size, spy, monkeypatch):
+    """The input gradient (transposed convolution) for ``x`` sizes other than the one the
+    forward would map to ``gy``: the flipped Winograd forward where its padding allows
+    (high padding ``extra + 1 >= 0``), equal to the NumPy col2im path."""
+    rng = np.random.default_rng(9)
+    gy = rng.standard_normal((2, 8, 4, 7, 6))
+    w = rng.standard_normal((8, 5, 3, 3, 3))
+    args = ((1, 1, 1), ((1, 1),) * 3, (1, 1, 1), 1)
+    spatial = tuple(s + extra for s in gy.shape[2:])
+    fast = K.conv_input_grad(gy, w, spatial, *args)
+    assert spy == (["_winograd3d_forward"] if extra >= -1 else [])
+    monkeypatch.setattr(_compiled, "available", lambda: False)
+    assert_close(fast, K.conv_input_grad(gy, w, spatial, *args), TOL[np.float64])

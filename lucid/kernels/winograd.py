@@ -405,33 +405,35 @@ class _GradStages:
 # --------------------------------------------------------------------------------------------
 
 
-def _tile_size(N: int, C: int, Co: int, Ho: int, Wo: int) -> int:
-    """The cheaper of F(2x2) and F(4x4) by a cost model fitted to timings of 82 shapes.
+def _cheaper_tile(N: int, C: int, Co: int, Ho: int, Wo: int, per_weight: int,
+                  per_value: int) -> int:
+    """The cheaper of F(2x2) and F(4x4) by a cost model in units of one main-GEMM
+    multiply-add: ``a*a`` matrices ``(C, C_out)`` to build, read or write
+    (``per_weight`` units per element), ``a*a`` GEMMs over the ``tiles`` and ``a*a``
+    transformed values per tile and channel (``per_value`` units each, the transform
+    passes)."""
 
-    Per call, in units of one main-GEMM multiply-add: ``a*a`` matrices of ``U`` to build
-    and read (~72 units per element), ``a*a`` GEMMs over the ``tiles`` and ``a*a``
-    transformed values per tile and channel (~87 units each, the transform passes).
+    def cost(m: int) -> int:
+        tiles = N * -(-Ho // m) * -(-Wo // m)
+        return (m + 2) ** 2 * (C * Co * (per_weight + tiles) + per_value * tiles * (C + Co))
+
+    return min((4, 2), key=cost)
+
+
+def _tile_size(N: int, C: int, Co: int, Ho: int, Wo: int) -> int:
+    """The forward's tile size by :func:`_cheaper_tile`, fitted to timings of 82 shapes
+    (building and reading ``U``: ~72 units per element; the transforms: ~87 units).
     F(4x4) wins unless a large ``C * C_out`` meets few tiles (then ``U``, 2.25x larger for
     ``m = 4``, dominates).
     """
-
-    def cost(m: int) -> int:
-        tiles = N * -(-Ho // m) * -(-Wo // m)
-        return (m + 2) ** 2 * (C * Co * (72 + tiles) + 87 * tiles * (C + Co))
-
-    return min((4, 2), key=cost)
+    return _cheaper_tile(N, C, Co, Ho, Wo, 72, 87)
 
 
 def _wgrad_tile_size(N: int, C: int, Co: int, Ho: int, Wo: int) -> int:
-    """The cheaper of F(2x2) and F(4x4) for the weight gradient, by the cost model of
-    :func:`_tile_size` refitted to its timings on 6 shapes (``(a*a, C, C_out)`` sums to
-    write and transform: ~200 units per element; the transforms: ~96 units)."""
-
-    def cost(m: int) -> int:
-        tiles = N * -(-Ho // m) * -(-Wo // m)
-        return (m + 2) ** 2 * (C * Co * (200 + tiles) + 96 * tiles * (C + Co))
-
-    return min((4, 2), key=cost)
+    """The weight gradient's tile size by :func:`_cheaper_tile`, refitted to its timings on
+    6 shapes (``(a*a, C, C_out)`` sums to write and transform: ~200 units per element; the
+    transforms: ~96 units)."""
+    return _cheaper_tile(N, C, Co, Ho, Wo, 200, 96)
 
 
 def winograd_recommended(N: int, C: int, Co: int, Ho: int, Wo: int) -> bool:

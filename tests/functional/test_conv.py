@@ -472,16 +472,12 @@ def test_every_algorithm_path_matches_torch(name, dtype, monkeypatch):
         assert_close(g, w, dtype, f"second-order grad {i}")
 
 
-def test_algorithm_table_selects_its_paths(monkeypatch):
+def test_algorithm_table_selects_its_paths(monkeypatch, record_calls):
     """Each entry of ALGORITHMS really reaches the kernel path it is named after."""
     from lucid.kernels import conv as K
 
-    hits: list[str] = []
-    for attr in ("winograd_conv2d", "_split_forward", "_depthwise_forward_rows",
-                 "_patch_forward", "_compiled_depthwise_forward", "_winograd3d_forward"):
-        orig = getattr(K, attr)
-        monkeypatch.setattr(K, attr, lambda *a, _o=orig, _n=attr, **k: hits.append(_n)
-                            or _o(*a, **k))
+    hits = record_calls(K, "winograd_conv2d", "_split_forward", "_depthwise_forward_rows",
+                        "_patch_forward", "_compiled_depthwise_forward", "_winograd3d_forward")
     expect = {"winograd": "winograd_conv2d", "winograd same": "winograd_conv2d",
               "winograd dilated": "winograd_conv2d",
               "split forward": "_split_forward", "split forward 3-d": "_split_forward",

@@ -24,14 +24,9 @@ def assert_close(actual, expected, tol):
 
 
 @pytest.fixture
-def spy(monkeypatch):
+def spy(record_calls):
     """Names of the compiled kernels called."""
-    calls: list[str] = []
-    for name in ("depthwise_forward", "depthwise_weight_grad"):
-        orig = getattr(_compiled, name)
-        monkeypatch.setattr(_compiled, name,
-                            lambda *a, _o=orig, _n=name: calls.append(_n) or _o(*a))
-    return calls
+    return record_calls(_compiled, "depthwise_forward", "depthwise_weight_grad")
 
 
 def depthwise_grid():

@@ -481,7 +481,7 @@ SPLIT = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
 @pytest.mark.parametrize("cfg", SPLIT)
-def test_split_forward(cfg, dtype, monkeypatch):
+def test_split_forward(cfg, dtype, monkeypatch, record_calls):
     """The first-kernel-dim split forward is chosen for these shapes and matches PyTorch
     (with and without bias, with chunks and row blocks); both gradients still match (the
     2-d input gradient runs it with the flipped kernel when its shape qualifies)."""
@@ -495,9 +495,7 @@ def test_split_forward(cfg, dtype, monkeypatch):
             budget //= 2
             monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", budget)
         monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", budget * 2)
-    calls = []
-    split = K._split_forward
-    monkeypatch.setattr(K, "_split_forward", lambda *a: calls.append(1) or split(*a))
+    calls = record_calls(K, "_split_forward")
     rng = np.random.default_rng(sum(xs))
     x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[:1], dtype)
     stride = (1,) * len(dilation)
@@ -682,31 +680,29 @@ WINOGRAD = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cfg", WINOGRAD)
-def test_winograd_route(cfg, dtype, monkeypatch):
+def test_winograd_route(cfg, dtype, record_calls):
     """Stride-1 3x3 layers with enough channels run Winograd, for the forward (with bias)
     and the input gradient (forward with the flipped kernel); values match PyTorch."""
     from lucid.kernels import winograd as W
 
-    calls, wcalls = [], []
-    wino, wino_w = K.winograd_conv2d, K.winograd_weight_grad
-    monkeypatch.setattr(K, "winograd_conv2d", lambda *a, **k: calls.append(1) or wino(*a, **k))
-    monkeypatch.setattr(K, "winograd_weight_grad",
-                        lambda *a, **k: wcalls.append(1) or wino_w(*a, **k))
+    calls = record_calls(K, "winograd_conv2d", "winograd_weight_grad")
     xs, ws, padding = cfg
     rng = np.random.default_rng(xs[1])
     x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[:1], dtype)
     args = ((1, 1), padding, (1, 1), 1)
     y = K.conv_forward(x, w, *args, b)
-    assert len(calls) == 1 and y.dtype == dtype
+    assert calls.count("winograd_conv2d") == 1 and y.dtype == dtype
     gy = randn(rng, y.shape, dtype)
     ty, tgx, tgw = torch_conv(x, w, (1, 1), padding, (1, 1), 1, gy)
     tol = TOL[dtype]
     assert_close(y, ty + b[:, None, None], tol)
     gx = K.conv_input_grad(gy, w, xs[2:], *args)
     assert_close(gx, tgx, tol)
-    assert len(calls) == 2 or not W.winograd_recommended(xs[0], ws[0], xs[1], *xs[2:])
+    recommended = W.winograd_recommended(xs[0], ws[0], xs[1], *xs[2:])
+    assert calls.count("winograd_conv2d") == 2 or not recommended
     assert_close(K.conv_weight_grad(x, gy, (3, 3), *args), tgw, tol)
-    assert len(wcalls) == W.winograd_weight_grad_recommended(xs[0], xs[1], ws[0], *y.shape[2:])
+    wcalls = calls.count("winograd_weight_grad")
+    assert wcalls == W.winograd_weight_grad_recommended(xs[0], xs[1], ws[0], *y.shape[2:])
     assert wcalls or xs[0] < 8
 
 
@@ -818,12 +814,10 @@ WINOGRAD_DILATED = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cfg", WINOGRAD_DILATED)
-def test_winograd_dilated_route(cfg, dtype, monkeypatch):
+def test_winograd_dilated_route(cfg, dtype, record_calls):
     """Dilated stride-1 3x3 layers run Winograd on the ``d0*d1`` input phases (forward
     with bias, and the input gradient through the flipped kernel); values match PyTorch."""
-    calls = []
-    wino = K.winograd_conv2d
-    monkeypatch.setattr(K, "winograd_conv2d", lambda *a, **k: calls.append(1) or wino(*a, **k))
+    calls = record_calls(K, "winograd_conv2d")
     xs, ws, padding, dilation = cfg
     rng = np.random.default_rng(sum(xs))
     x, w, b = randn(rng, xs, dtype), randn(rng, ws, dtype), randn(rng, ws[:1], dtype)

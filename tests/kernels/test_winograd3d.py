@@ -25,13 +25,9 @@ def assert_close(actual, expected, tol):
 
 
 @pytest.fixture
-def spy(monkeypatch):
+def spy(record_calls):
     """Names of the 3-d Winograd entry points called (forward, weight gradient)."""
-    calls: list[str] = []
-    for name in ("_winograd3d_forward", "_winograd3d_weight_grad"):
-        orig = getattr(K, name)
-        monkeypatch.setattr(K, name, lambda *a, _o=orig, _n=name: calls.append(_n) or _o(*a))
-    return calls
+    return record_calls(K, "_winograd3d_forward", "_winograd3d_weight_grad")
 
 
 @pytest.fixture

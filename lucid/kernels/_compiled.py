@@ -1,5 +1,7 @@
-"""Optional compiled (numba) kernels: the memory-bound depthwise convolutions and the
-transforms of the 3-d Winograd convolution (:mod:`lucid.kernels.winograd3d`).
+"""Optional compiled (numba) kernels: the memory-bound depthwise convolutions, the
+transforms of the 3-d Winograd convolution (:mod:`lucid.kernels.winograd3d`) and the
+polyphase split and merge of dilated 2-d Winograd convolutions
+(:mod:`lucid.kernels.winograd`, section *Dilation*).
 
 A depthwise convolution does ``K`` multiply-adds per output, far too few to amortise a
 GEMM; in NumPy each tap is a pass over the whole tensor. Compiled, each ``(n, c)`` plane
@@ -363,3 +365,71 @@ def winograd_output_adjoint(gy, Y, b0, d0, tiles) -> None:
     transformed 4x4 tiles of ``gy[b0:b0 + nb, :, d0:d0 + Dd]`` into ``Y (36, C_out, Dd,
     nb*th*tw)``; tiles sticking out of ``gy`` read zeros."""
     _winograd_kernels()["output_adjoint"](gy, Y, b0, d0, *tiles)
+
+
+@functools.cache
+def _phase_kernels() -> dict[str, Any]:
+    """Compile (or load from the cache) the polyphase split and merge of
+    :func:`phase_split` / :func:`phase_merge` on first use.
+
+    One pass over each input row, writing (or reading) the ``d1`` column phases of the row;
+    the common ``d1 == 2`` gets its own loop with compile-time strides (measured 0.34 ms
+    against 0.47 ms for the generic loop on a 4 MB array, a plain copy taking 0.29 ms).
+    NumPy's strided copies of the same views take 0.67 ms (split) and 1.74 ms (merge).
+    """
+    njit = _numba().njit(nogil=True, cache=True, boundscheck=False)
+
+    @njit
+    def split(x, p):
+        d0, d1, N, C, h, w = p.shape
+        for n in range(N):
+            for c in range(C):
+                for i in range(h):
+                    for a in range(d0):
+                        row = x[n, c, i * d0 + a]
+                        if d1 == 2:
+                            p0, p1 = p[a, 0, n, c, i], p[a, 1, n, c, i]
+                            for j in range(w):
+                                p0[j] = row[2 * j]
+                                p1[j] = row[2 * j + 1]
+                        else:
+                            for b in range(d1):
+                                q = p[a, b, n, c, i]
+                                for j in range(w):
+                                    q[j] = row[j * d1 + b]
+
+    @njit
+    def merge(p, y):
+        d0, d1, N, C, h, w = p.shape
+        for n in range(N):
+            for c in range(C):
+                for i in range(h):
+                    for a in range(d0):
+                        row = y[n, c, i * d0 + a]
+                        if d1 == 2:
+                            p0, p1 = p[a, 0, n, c, i], p[a, 1, n, c, i]
+                            for j in range(w):
+                                row[2 * j] = p0[j]
+                                row[2 * j + 1] = p1[j]
+                        else:
+                            for b in range(d1):
+                                q = p[a, b, n, c, i]
+                                for j in range(w):
+                                    row[j * d1 + b] = q[j]
+
+    return {"split": split, "merge": merge}
+
+
+def phase_split(x, p) -> None:
+    """Polyphase split of a 2-d batch: ``p[a, b, n, c, i, j] = x[n, c, d0*i + a, d1*j + b]``.
+
+    ``x (N, C, d0*h, d1*w)`` and ``p (d0, d1, N, C, h, w)`` are C-contiguous arrays of the
+    same dtype; ``p`` is written in full.
+    """
+    _phase_kernels()["split"](x, p)
+
+
+def phase_merge(p, y) -> None:
+    """Inverse of :func:`phase_split`: ``y[n, c, d0*i + a, d1*j + b] = p[a, b, n, c, i, j]``
+    (``y`` written in full)."""
+    _phase_kernels()["merge"](p, y)

@@ -70,10 +70,11 @@ Otherwise (GEMM + col2im): ``gy`` zero-extended to whole grids,
 ``prod(K)`` taps is ONE contiguous slice-add of a block of ``cols`` into its phase, and the
 phases are interleaved and cropped into ``gx``.
 
-*Winograd*: finite stride-1, undilated, ungrouped 3x3 2-d layers with enough channels
-(measured rules in :mod:`lucid.kernels.winograd`) take Winograd F(4x4, 3x3) / F(2x2, 3x3)
-instead: the forward (:func:`_use_winograd`; hence also the 2-d input gradient, which is
-a forward with the flipped kernel) and the weight gradient
+*Winograd*: finite stride-1, ungrouped 3x3 2-d layers with enough channels (measured rules
+in :mod:`lucid.kernels.winograd`; a dilation must divide the input size and the pads, the
+layer then being ``d0*d1`` undilated ones on the polyphase components) take Winograd
+F(4x4, 3x3) / F(2x2, 3x3) instead: the forward (:func:`_use_winograd`; hence also the
+2-d input gradient, which is a forward with the flipped kernel) and the weight gradient
 (:func:`_use_winograd_weight_grad`). Non-finite data always take the paths above, since
 Winograd transforms would spread an ``inf``/``nan`` over a whole tile.
 With numba installed, ungrouped stride-1 undilated ``(K_d, 3, 3)`` 3-d layers with
@@ -699,7 +700,8 @@ def conv_forward(
         return _plus_bias(y, bc).astype(rdt, copy=False)
 
     if _use_winograd(x, w, stride, padding, dilation, G, out):
-        return _winograd_forward(x, w, padding, dilation, bias).astype(rdt, copy=False)
+        y = winograd_conv2d(x, w, padding, bias=bias, dilation=dilation)
+        return y.astype(rdt, copy=False)
     if _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G) and _all_finite(w):
         b = np.zeros(Co, cdt) if bias is None else np.asarray(bias, dtype=cdt)
         _winograd3d_forward(x, w, b, y, padding)
@@ -754,23 +756,32 @@ def _winograd_layer(x, kernel, stride, padding, G: int) -> bool:
     )
 
 
+def _phases_divide(spatial, padding, dilation) -> bool:
+    """Whether every dilation divides its input size and both pads (a dilated convolution
+    then splits into ``d0*d1`` undilated ones on the polyphase components, see
+    :func:`~lucid.kernels.winograd.winograd_conv2d`)."""
+    return all(
+        L % d == 0 and lo % d == 0 and hi % d == 0
+        for L, (lo, hi), d in zip(spatial, padding, dilation)
+    )
+
+
 def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
-    """Whether the forward goes to :func:`_winograd_forward`.
+    """Whether the forward goes to :func:`~lucid.kernels.winograd.winograd_conv2d`.
 
     Stride-1, ungrouped 3x3 2-d convolutions with non-negative padding, in float32/float64,
     for shapes where Winograd measured faster than im2col
     (:func:`~lucid.kernels.winograd.winograd_recommended`; e.g. 0.59x on the resnet 3x3
     layer), and only for finite data: its transforms mix a whole tile, so an ``inf``/``nan``
     in ``x`` would spoil neighbouring outputs that a direct convolution leaves finite. A
-    dilation ``d`` is taken when ``d`` divides the input size and both pads of its dim (the
-    convolution then splits into ``d0*d1`` undilated ones, see :func:`_winograd_forward`).
+    dilation ``d`` is taken when ``d`` divides the input size and both pads of its dim
+    (:func:`_phases_divide`).
     """
     if not _winograd_layer(x, w.shape[2:], stride, padding, G):
         return False
-    (d0, d1), (H, W) = dilation, x.shape[2:]
-    (top, bottom), (left, right) = padding
-    if any(v % d0 for v in (H, top, bottom)) or any(v % d1 for v in (W, left, right)):
+    if not _phases_divide(x.shape[2:], padding, dilation):
         return False
+    d0, d1 = dilation
     N, C, Co = x.shape[0], x.shape[1], w.shape[0]
     return (
         winograd_recommended(N * d0 * d1, C, Co, out[0] // d0, out[1] // d1)
@@ -779,43 +790,27 @@ def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
     )
 
 
-def _winograd_forward(x, w, padding, dilation, bias) -> np.ndarray:
-    """Winograd forward; a dilated convolution runs as ``d0*d1`` undilated ones.
-
-    With dilation ``d`` dividing the input size and the pads, output ``i = d*i' + r`` reads
-    input ``i + d*k - lo = d*(i' + k - lo/d) + r``: phase ``r`` of the output is the
-    undilated convolution of phase ``r`` of the input, padded by ``lo/d`` and ``hi/d``.
-    One phase at a time, so the phase copies stay ``1/(d0*d1)`` of ``x`` and ``y`` (the
-    dilated suite layer: 0.73x the time of im2col + GEMM).
-    """
-    d0, d1 = dilation
-    if (d0, d1) == (1, 1):
-        return winograd_conv2d(x, w, padding, bias=bias)
-    (top, bottom), (left, right) = padding
-    pads = ((top // d0, bottom // d0), (left // d1, right // d1))
-    N, H, W = x.shape[0], x.shape[2] + top + bottom - 2 * d0, x.shape[3] + left + right - 2 * d1
-    y = np.empty((N, w.shape[0], H, W), dtype=np.result_type(x, w))
-    for r0, r1 in itertools.product(range(d0), range(d1)):
-        phase = (slice(None), slice(None), slice(r0, None, d0), slice(r1, None, d1))
-        y[phase] = winograd_conv2d(x[phase], w, pads, bias=bias)
-    return y
-
-
 def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) -> bool:
     """Whether the weight gradient goes to :func:`~lucid.kernels.winograd.winograd_weight_grad`.
 
-    The same class of layers as :func:`_use_winograd` (finite data, stride-1 undilated
-    ungrouped 3x3 2-d, float32/float64, non-negative padding), with ``gy`` of exactly the
-    convolution's output size, where
+    The same class of layers as :func:`_use_winograd` (finite data, stride-1 ungrouped 3x3
+    2-d, float32/float64, non-negative padding), with ``gy`` of exactly the convolution's
+    output size, where
     :func:`~lucid.kernels.winograd.winograd_weight_grad_recommended` measured it faster
-    (0.69x of im2col + GEMM on the resnet 3x3 layer).
+    (0.69x of im2col + GEMM on the resnet 3x3 layer), with the forward's rule for a
+    dilation (the dilated suite layer: 0.90x with numba, 0.92x without).
     """
-    if not _winograd_layer(x, kernel, stride, padding, G) or tuple(dilation) != (1, 1):
+    if not _winograd_layer(x, kernel, stride, padding, G):
         return False
+    if not _phases_divide(x.shape[2:], padding, dilation):
+        return False
+    d0, d1 = dilation
     out = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
     return (
         tuple(gy.shape[2:]) == out
-        and winograd_weight_grad_recommended(x.shape[0], x.shape[1], gy.shape[1], *out)
+        and winograd_weight_grad_recommended(
+            x.shape[0] * d0 * d1, x.shape[1], gy.shape[1], out[0] // d0, out[1] // d1
+        )
         and _all_finite(x)
         and _all_finite(gy)
     )
@@ -1386,7 +1381,8 @@ def conv_weight_grad(
         return gw.astype(rdt, copy=False)
     it = gw.itemsize
     if _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G):
-        return winograd_weight_grad(x, gy, padding).astype(rdt, copy=False)
+        gw = winograd_weight_grad(x, gy, padding, dilation=dilation)
+        return gw.astype(rdt, copy=False)
     if (
         _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G)
         and out == conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)

@@ -78,6 +78,24 @@ strips). Scratch slots are the forward's (``buf``/``cols`` for ``x``,
 sum to ``gw``. The default tile size has its own cost model (:func:`_wgrad_tile_size`)
 and routing rule (:func:`winograd_weight_grad_recommended`).
 
+Dilation
+--------
+With a dilation ``d`` dividing the input size and both pads of its dim, output
+``i = d*i' + r`` reads input ``i + d*k - lo = d*(i' + k - lo/d) + r``: phase ``r`` of the
+output is the *undilated* convolution of phase ``r`` of the input, padded by ``lo/d`` and
+``hi/d``. With numba installed, batch chunks of ~:data:`_PHASE_CHUNK_BYTES` are split
+into their ``d0*d1`` phases stacked along the batch (one pass,
+:func:`lucid.kernels._compiled.phase_split`), convolved by the undilated kernel (one weight
+transform for all chunks) and merged back into ``y``
+(:func:`lucid.kernels._compiled.phase_merge`); without it, one phase at a time goes
+through NumPy's strided copies (a stacked split and merge by NumPy measured ~7% slower).
+The weight gradient sums over the batch, so that of the stacked phases (of ``x`` and of
+``gy``; split by NumPy's transpose copy without numba) is the dilated layer's.
+
+On the dilated suite layer (16 x 64 x 32 x 32, d = 2, float32, 2 threads), with numba: the
+forward 0.82x the time of im2col + GEMM and 0.93x that of one call per phase; the weight
+gradient 0.90x that of im2col + GEMM (NumPy's split: 0.92x).
+
 Accuracy and non-finite values
 ------------------------------
 ``m = 4`` uses the interpolation points ``(0, 1, -1, 1/2, -2, inf)`` rather than the usual
@@ -101,11 +119,14 @@ buffers are per thread, so concurrent calls from several threads are safe.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator, Sequence
+from math import prod
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from lucid.kernels import _compiled
 from lucid.kernels._workspace import _scratch
 
 __all__ = [
@@ -135,6 +156,12 @@ _WGRAD_ROWS = 128
 
 _WGRAD_GROUP_BYTES = 32 * 2**20
 """Largest size of the transformed ``x`` and ``gy`` of one group of chunks."""
+
+_PHASE_CHUNK_BYTES = 1 * 2**20
+"""Bytes of ``x`` per batch chunk of a dilated convolution, split into its polyphase
+components (see *Dilation*). On the dilated suite layer (16 x 64 x 32 x 32, float32)
+1, 2 and 4 MB chunks measured within 5% of each other; 1 MB keeps the peak memory of a
+forward + backward step at 1.15x PyTorch's (2 MB: 1.33x)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,12 +551,13 @@ def winograd_conv2d(
     padding: Sequence[tuple[int, int]],
     m: int | None = None,
     bias: np.ndarray | None = None,
+    dilation: Sequence[int] = (1, 1),
 ) -> np.ndarray:
-    """Stride-1, dilation-1, 3x3 2-d cross-correlation by Winograd F(m x m, 3 x 3).
+    """Stride-1 3x3 2-d cross-correlation by Winograd F(m x m, 3 x 3).
 
-    Same result as ``conv_forward(x, w, (1, 1), padding, (1, 1), 1, bias)`` of
-    :mod:`lucid.kernels.conv` up to rounding (see the module docstring for accuracy and
-    for what non-finite inputs do).
+    Same result as ``conv_forward(x, w, (1, 1), padding, dilation, 1, bias)`` of
+    :mod:`lucid.kernels.conv` up to rounding (see the module docstring for accuracy, for
+    what non-finite inputs do and for dilation).
 
     Parameters
     ----------
@@ -545,11 +573,14 @@ def winograd_conv2d(
         faster one for this shape (F(4x4) but for few tiles and many channels).
     bias : ndarray, shape (C_out,), optional
         Added to every output position of its channel.
+    dilation : two int, optional
+        Kernel dilation ``(d0, d1)``; each must divide the input size and both pads of its
+        dimension.
 
     Returns
     -------
-    ndarray, shape (N, C_out, H + top + bottom - 2, W + left + right - 2)
-        ``y[n, o, i, j] = sum_{c, p, q} w[o, c, p, q] * xpad[n, c, i + p, j + q]``
+    ndarray, shape (N, C_out, H + top + bottom - 2*d0, W + left + right - 2*d1)
+        ``y[n, o, i, j] = sum_{c, p, q} w[o, c, p, q] * xpad[n, c, i + d0*p, j + d1*q]``
         (``+ bias[o]``), in the common dtype of ``x``, ``w`` (and ``bias``).
 
     Examples
@@ -577,13 +608,16 @@ def winograd_conv2d(
         )
     N, C, H, W = x.shape
     Co = w.shape[0]
-    Ho, Wo = H + sum(padding[0]) - 2, W + sum(padding[1]) - 2
+    d0, d1 = dilation = _check_dilation("winograd_conv2d", dilation, (H, W), padding)
+    Ho, Wo = H + sum(padding[0]) - 2 * d0, W + sum(padding[1]) - 2 * d1
     if Ho < 0 or Wo < 0:
         raise ValueError(
             f"winograd_conv2d: input of spatial size {(H, W)} is too small for a 3x3 kernel "
-            f"with padding {padding}"
+            f"with padding {padding} and dilation {dilation}"
         )
-    m = _check_tile("winograd_conv2d", m, lambda: _tile_size(N, C, Co, Ho, Wo))
+    m = _check_tile(
+        "winograd_conv2d", m, lambda: _tile_size(N * d0 * d1, C, Co, Ho // d0, Wo // d1)
+    )
     b = None if bias is None else np.asarray(bias, dt)
     if N * Co * Ho * Wo == 0 or C * H * W == 0:  # nothing to compute, or only padding
         y = np.zeros((N, Co, Ho, Wo), dt)
@@ -592,13 +626,80 @@ def winograd_conv2d(
     x = np.ascontiguousarray(x, dtype=dt)
     y = np.empty((N, Co, Ho, Wo), dt)
     U = _kernel_transform(w.astype(dt, copy=False), m)
-    plan = _plan(N, C, Co, H, W, padding, m, dt)
+    if (d0, d1) == (1, 1):
+        _forward(x, U, b, y, padding, m)
+        return y
+    pads = _phase_padding(padding, dilation)
+    if not _compiled.available():  # NumPy's strided copies, one phase at a time
+        for r0, r1 in itertools.product(range(d0), range(d1)):
+            phase = (slice(None), slice(None), slice(r0, None, d0), slice(r1, None, d1))
+            yp = np.empty((N, Co, Ho // d0, Wo // d1), dt)
+            _forward(np.ascontiguousarray(x[phase]), U, b, yp, pads, m)
+            y[phase] = yp
+        return y
+    for n0, n1 in _phase_chunks(x.shape, x.itemsize):
+        xp = _phase_split("xp", x[n0:n1], dilation)
+        yp = np.empty((d0, d1, n1 - n0, Co, Ho // d0, Wo // d1), dt)
+        _forward(xp, U, b, yp.reshape((-1,) + yp.shape[3:]), pads, m)
+        _compiled.phase_merge(yp, y[n0:n1])
+    return y
+
+
+def _forward(x: np.ndarray, U: np.ndarray, b, y: np.ndarray, padding, m: int) -> None:
+    """Undilated forward of the contiguous ``x`` into the fresh ``y``, strip by strip."""
+    N, C, H, W = x.shape
+    plan = _plan(N, C, y.shape[1], H, W, padding, m, y.dtype)
     for strip, r0, r1, o0, o1 in _strips(plan, H, padding):
         if strip is None:  # only padding
             y[:, :, o0:o1] = 0 if b is None else b[:, None, None]
         else:
             _convolve(strip, x[:, :, r0:r1], U, b, y[:, :, o0:o1])
-    return y
+
+
+def _check_dilation(name: str, dilation, spatial, padding) -> tuple[int, int]:
+    """``dilation`` as two positive ints dividing ``spatial`` and ``padding``, or a
+    ValueError."""
+    try:
+        d = tuple(int(v) for v in dilation if not isinstance(v, bool))
+    except (TypeError, ValueError):
+        d = ()
+    if len(d) != 2 or len(tuple(dilation)) != 2 or min(d) < 1:
+        raise ValueError(f"{name}: dilation must be two positive ints, got {dilation!r}")
+    if any(v % k for L, p, k in zip(spatial, padding, d) for v in (L, *p)):
+        raise ValueError(
+            f"{name}: dilation {d} must divide the input size {tuple(spatial)} and the "
+            f"padding {padding}"
+        )
+    return d
+
+
+def _phase_padding(padding, dilation) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The padding of the polyphase components: ``padding / dilation``."""
+    (t, bo), (le, r) = padding
+    d0, d1 = dilation
+    return (t // d0, bo // d0), (le // d1, r // d1)
+
+
+def _phase_chunks(shape, itemsize: int) -> list[tuple[int, int]]:
+    """Balanced batch chunks of about :data:`_PHASE_CHUNK_BYTES` of an array of ``shape``."""
+    N = shape[0]
+    nb = max(1, min(N, _PHASE_CHUNK_BYTES // max(1, prod(shape[1:]) * itemsize)))
+    nb = -(-N // -(-N // nb))  # balanced: (6, 5, 5) rather than (7, 7, 2)
+    return [(n0, min(N, n0 + nb)) for n0 in range(0, N, nb)]
+
+
+def _phase_split(slot: str, a: np.ndarray, dilation) -> np.ndarray:
+    """The polyphase components of the contiguous ``a (n, C, H, W)``, stacked along the
+    batch in a scratch buffer: ``(d0*d1*n, C, H/d0, W/d1)``, image ``(r0*d1 + r1)*n + b``
+    being ``a[b, :, r0::d0, r1::d1]``. (The slots, ``xp`` and ``tmp``, are those of the
+    depthwise kernels of :mod:`lucid.kernels.conv`, never alive at the same time.)"""
+    (d0, d1), (n, C, H, W) = dilation, a.shape
+    p = _scratch(slot, (d0, d1, n, C, H // d0, W // d1), a.dtype)
+    if _compiled.available():
+        _compiled.phase_split(a, p)
+    else:
+        np.copyto(p, a.reshape(n, C, H // d0, d0, W // d1, d1).transpose(3, 5, 0, 1, 2, 4))
+    return p.reshape((d0 * d1 * n, C) + p.shape[4:])
 
 
 def _check_padding(name: str, padding) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -696,31 +797,35 @@ def winograd_weight_grad(
     gy: np.ndarray,
     padding: Sequence[tuple[int, int]],
     m: int | None = None,
+    dilation: Sequence[int] = (1, 1),
 ) -> np.ndarray:
-    """Weight gradient of a stride-1, dilation-1, 3x3 2-d cross-correlation by Winograd.
+    """Weight gradient of a stride-1 3x3 2-d cross-correlation by Winograd.
 
-    Same result as ``conv_weight_grad(x, gy, (3, 3), (1, 1), padding, (1, 1), 1)`` of
-    :mod:`lucid.kernels.conv` up to rounding (see the module docstring, section *Weight
-    gradient*, for the algorithm, accuracy and what non-finite inputs do).
+    Same result as ``conv_weight_grad(x, gy, (3, 3), (1, 1), padding, dilation, 1)`` of
+    :mod:`lucid.kernels.conv` up to rounding (see the module docstring, sections *Weight
+    gradient* and *Dilation*, for the algorithm, accuracy and what non-finite inputs do).
 
     Parameters
     ----------
     x : ndarray, shape (N, C, H, W)
         Input of the convolution, float32 or float64 (any strides).
     gy : ndarray, shape (N, C_out, H_out, W_out)
-        Gradient of its output, ``H_out = H + top + bottom - 2`` and
-        ``W_out = W + left + right - 2``.
+        Gradient of its output, ``H_out = H + top + bottom - 2*d0`` and
+        ``W_out = W + left + right - 2*d1``.
     padding : sequence of two (int, int)
         Non-negative zero padding ``((top, bottom), (left, right))``.
     m : {None, 4, 2}
         Output tile size: F(4x4, 3x3), F(2x2, 3x3) (smaller rounding error) or ``None``
         (default): the faster one for this shape.
+    dilation : two int, optional
+        Kernel dilation ``(d0, d1)``; each must divide the input size and both pads of its
+        dimension.
 
     Returns
     -------
     ndarray, shape (C_out, C, 3, 3)
-        ``gw[o, c, p, q] = sum_{n, i, j} gy[n, o, i, j] * xpad[n, c, i + p, j + q]``, in
-        the common dtype of ``x`` and ``gy``.
+        ``gw[o, c, p, q] = sum_{n, i, j} gy[n, o, i, j] * xpad[n, c, i + d0*p, j + d1*q]``,
+        in the common dtype of ``x`` and ``gy``.
 
     Examples
     --------
@@ -744,13 +849,18 @@ def winograd_weight_grad(
         )
     N, C, H, W = x.shape
     Co = gy.shape[1]
-    Ho, Wo = H + sum(padding[0]) - 2, W + sum(padding[1]) - 2
+    d0, d1 = dilation = _check_dilation("winograd_weight_grad", dilation, (H, W), padding)
+    Ho, Wo = H + sum(padding[0]) - 2 * d0, W + sum(padding[1]) - 2 * d1
     if gy.shape != (N, Co, Ho, Wo) or Ho < 0 or Wo < 0:
         raise ValueError(
             f"winograd_weight_grad: gy of shape {gy.shape} does not match the output of a 3x3 "
-            f"kernel on x of shape {x.shape} with padding {padding}"
+            f"kernel on x of shape {x.shape} with padding {padding} and dilation {dilation}"
         )
-    m = _check_tile("winograd_weight_grad", m, lambda: _wgrad_tile_size(N, C, Co, Ho, Wo))
+    m = _check_tile(
+        "winograd_weight_grad",
+        m,
+        lambda: _wgrad_tile_size(N * d0 * d1, C, Co, Ho // d0, Wo // d1),
+    )
     gw = np.zeros((Co, C, 3, 3), dt)
     if N * Co * Ho * Wo == 0 or C * H * W == 0:  # nothing to sum, or only padding
         return gw
@@ -758,16 +868,30 @@ def winograd_weight_grad(
     gy = np.ascontiguousarray(gy, dtype=dt)
     a = m + 2
     acc = np.zeros((a, a, C, Co), dt)  # sum over tiles of V^T Y, rows (j', i')
-    plan = _plan(N, C, Co, H, W, padding, m, dt)
-    for strip, r0, r1, o0, o1 in _strips(plan, H, padding):
-        if strip is not None:  # (a strip that only reads padding adds nothing)
-            _correlate(strip, x[:, :, r0:r1], gy[:, :, o0:o1], acc)
+    if (d0, d1) == (1, 1):
+        _accumulate(x, gy, padding, m, acc)
+    else:
+        pads = _phase_padding(padding, dilation)
+        for n0, n1 in _phase_chunks(x.shape, x.itemsize):
+            xp = _phase_split("xp", x[n0:n1], dilation)
+            gp = _phase_split("tmp", gy[n0:n1], dilation)
+            _accumulate(xp, gp, pads, m, acc)
     # gw[o, c] = G^T M[c, o] G: row (j', i') of kg times column (p, q) of gw
     g = _matrices(m)[1]
     kg = np.einsum("ip,jq->jipq", g, g).reshape(a * a, 9).astype(dt)
     gw9 = kg.T @ acc.reshape(a * a, C * Co)
     gw[...] = gw9.reshape(3, 3, C, Co).transpose(3, 2, 0, 1)
     return gw
+
+
+def _accumulate(x: np.ndarray, gy: np.ndarray, padding, m: int, acc: np.ndarray) -> None:
+    """Add ``sum_tiles V^T Y`` of the undilated problem of the contiguous ``x`` and ``gy``
+    to ``acc``, strip by strip."""
+    N, C, H, W = x.shape
+    plan = _plan(N, C, gy.shape[1], H, W, padding, m, x.dtype)
+    for strip, r0, r1, o0, o1 in _strips(plan, H, padding):
+        if strip is not None:  # (a strip that only reads padding adds nothing)
+            _correlate(strip, x[:, :, r0:r1], gy[:, :, o0:o1], acc)
 
 
 def _correlate(plan: _Plan, x: np.ndarray, gy: np.ndarray, acc: np.ndarray) -> None:

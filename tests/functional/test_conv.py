@@ -495,5 +495,16 @@ def test_algorithm_table_selects_its_paths(monkeypatch, record_calls):
             hits.clear()
             x, w = lucid.randn(*xs), lucid.randn(*ws)
             getattr(F, f"conv{len(xs) - 2}d")(x, w, **kwargs)
-        calls = 4 if name == "winograd dilated" else 1  # one per input phase
-        assert hits == ([expect[name]] * calls if name in expect else []), name
+        assert hits == ([expect[name]] if name in expect else []), name
+
+
+def test_dilated_winograd_backward_paths(record_calls):
+    """The dilated Winograd entry also takes Winograd for both gradients (the input
+    gradient is a dilated forward with the flipped kernel)."""
+    from lucid.kernels import conv as K
+
+    hits = record_calls(K, "winograd_conv2d", "winograd_weight_grad")
+    xs, ws, kwargs = ALGORITHMS["winograd dilated"]
+    x, w = lucid.randn(*xs, requires_grad=True), lucid.randn(*ws, requires_grad=True)
+    F.conv2d(x, w, **kwargs).sum().backward()
+    assert sorted(hits) == ["winograd_conv2d", "winograd_conv2d", "winograd_weight_grad"]

@@ -421,3 +421,142 @@ def test_weight_grad_errors(x, gy, padding, m, exc, match):
 ])
 def test_winograd_weight_grad_recommended(shape, expected):
     assert K.winograd_weight_grad_recommended(*shape) is expected
+
+
+# --------------------------------------------------------------------------------------------
+# dilation: the polyphase components stacked along the batch
+# --------------------------------------------------------------------------------------------
+
+
+def torch_dilated(x, w, gy, padding, dilation, bias=None) -> tuple[np.ndarray, np.ndarray]:
+    """Reference forward and weight gradient of a dilated 3x3 cross-correlation, float64."""
+    (top, bottom), (left, right) = padding
+    xt = F.pad(torch.from_numpy(np.asarray(x, np.float64)), (left, right, top, bottom))
+    wt = torch.tensor(np.asarray(w, np.float64), requires_grad=True)
+    bt = None if bias is None else torch.from_numpy(np.asarray(bias, np.float64))
+    y = F.conv2d(xt, wt, bt, dilation=tuple(dilation))
+    y.backward(torch.from_numpy(np.asarray(gy, np.float64)))
+    return y.detach().numpy(), wt.grad.numpy()
+
+
+def _dilated_config(rng):
+    d = tuple(int(v) for v in rng.integers(1, 4, 2))
+    if d == (1, 1):
+        d = (2, 2)
+    N = int(rng.integers(1, 6))
+    C, Co = (int(v) for v in rng.choice([1, 3, 8, 16], 2))
+    padding = tuple(tuple(int(k) * dd for k in rng.integers(0, 3, 2)) for dd in d)
+    size = tuple(dd * max(int(rng.integers(1, 9)), 3 - sum(p) // dd) for dd, p in zip(d, padding))
+    m = [2, 4, None][int(rng.integers(0, 3))]
+    return N, C, Co, size, padding, d, m, bool(rng.random() < 0.5)
+
+
+DILATED_CONFIGS = [_dilated_config(np.random.default_rng(5000 + i)) for i in range(16)]
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def phase_copies(request, monkeypatch):
+    """Run the polyphase split/merge through numba (where installed) or NumPy's copies."""
+    from lucid.kernels import _compiled
+
+    if request.param == "numpy":
+        monkeypatch.setattr(_compiled, "available", lambda: False)
+    elif not _compiled.available():
+        pytest.skip("numba is not installed")
+    return request.param
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2**20])
+@pytest.mark.parametrize("index", range(len(DILATED_CONFIGS)),
+                         ids=[f"cfg{i}" for i in range(len(DILATED_CONFIGS))])
+def test_dilated_matches_torch(index, chunk_bytes, phase_copies, monkeypatch):
+    """Forward (with and without bias) and weight gradient, in one batch chunk or in
+    chunks of one image (``chunk_bytes=1``), with numba's and NumPy's phase copies."""
+    monkeypatch.setattr(K, "_PHASE_CHUNK_BYTES", chunk_bytes)
+    N, C, Co, size, padding, d, m, with_bias = DILATED_CONFIGS[index]
+    rng = np.random.default_rng(6000 + index)
+    x = rng.standard_normal((N, C) + size)
+    w = rng.standard_normal((Co, C, 3, 3))
+    bias = rng.standard_normal(Co) if with_bias else None
+    out = tuple(L + sum(p) - 2 * dd for L, p, dd in zip(size, padding, d))
+    gy = rng.standard_normal((N, Co) + out)
+    ty, tgw = torch_dilated(x, w, gy, padding, d, bias)
+    y = K.winograd_conv2d(x, w, padding, m, bias, dilation=d)
+    assert y.shape == ty.shape and rel_err(y, ty) <= TOL[np.float64]
+    gw = K.winograd_weight_grad(x, gy, padding, m, dilation=d)
+    assert rel_err(gw, tgw) <= TOL[np.float64]
+
+
+def test_dilated_suite_layer_float32(phase_copies):
+    """The GUIDE's dilated suite layer, float32, within 1e-4 of float64 PyTorch."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 64, 32, 32)).astype(np.float32)
+    w = (rng.standard_normal((64, 64, 3, 3)) / 24).astype(np.float32)
+    gy = rng.standard_normal((16, 64, 32, 32)).astype(np.float32)
+    ty, tgw = torch_dilated(x, w, gy, ((2, 2), (2, 2)), (2, 2))
+    y = K.winograd_conv2d(x, w, ((2, 2), (2, 2)), dilation=(2, 2))
+    gw = K.winograd_weight_grad(x, gy, ((2, 2), (2, 2)), dilation=(2, 2))
+    assert y.dtype == gw.dtype == np.float32
+    assert rel_err(y, ty) <= 1e-5 and rel_err(gw, tgw) <= 1e-5
+
+
+def test_dilated_deterministic_and_non_contiguous(monkeypatch):
+    """Chunks and layouts do not change a bit of the result; chunk sums in order."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 8, 12, 8)).astype(np.float32)
+    w = rng.standard_normal((6, 8, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((5, 6, 12, 8)).astype(np.float32)
+    pads, d = ((3, 3), (2, 2)), (3, 2)
+    y1 = K.winograd_conv2d(x, w, pads, 4, dilation=d)
+    g1 = K.winograd_weight_grad(x, gy, pads, 4, dilation=d)
+    monkeypatch.setattr(K, "_PHASE_CHUNK_BYTES", 1)  # one image per chunk
+    y2 = K.winograd_conv2d(_layout(rng, x, "transposed"), w, pads, 4, dilation=d)
+    g2 = K.winograd_weight_grad(_layout(rng, x, "sliced"), gy, pads, 4, dilation=d)
+    assert np.array_equal(y1, y2)
+    assert rel_err(g2, g1) <= 1e-6  # other partial sums, same values
+    assert np.array_equal(g2, K.winograd_weight_grad(x, gy, pads, 4, dilation=d))
+
+
+@pytest.mark.parametrize("d", [(2, 2), (3, 1), (1, 3), (2, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_phase_split_and_merge(d, dtype, phase_copies):
+    """The split (numba's or NumPy's) and numba's merge, its inverse."""
+    from lucid.kernels import _compiled
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 4, 6 * d[0], 5 * d[1])).astype(dtype)
+    p = K._phase_split("xp", x, d)
+    assert p.shape == (d[0] * d[1] * 3, 4, 6, 5)
+    for r0 in range(d[0]):
+        for r1 in range(d[1]):
+            i = (r0 * d[1] + r1) * 3
+            assert np.array_equal(p[i : i + 3], x[:, :, r0 :: d[0], r1 :: d[1]])
+    if phase_copies == "compiled":
+        y = np.full_like(x, np.nan)
+        _compiled.phase_merge(p.reshape(d + (3, 4, 6, 5)), y)
+        assert np.array_equal(y, x)
+
+
+@pytest.mark.parametrize("dilation, padding, size, match", [
+    ((2, 2), ((1, 1), (2, 2)), (8, 8), r"dilation \(2, 2\) must divide .*\(\(1, 1\), \(2, 2\)\)"),
+    ((2, 2), ((2, 2), (2, 2)), (7, 8), r"input size \(7, 8\)"),
+    ((0, 1), ((0, 0), (0, 0)), (8, 8), r"two positive ints, got \(0, 1\)"),
+    ((2,), ((0, 0), (0, 0)), (8, 8), r"two positive ints, got \(2,\)"),
+    ((True, 2), ((0, 0), (0, 0)), (8, 8), "two positive ints"),
+    ("ab", ((0, 0), (0, 0)), (8, 8), "two positive ints, got 'ab'"),
+])
+def test_dilation_errors(dilation, padding, size, match):
+    x = np.ones((1, 2) + size)
+    with pytest.raises(ValueError, match=match):
+        K.winograd_conv2d(x, np.ones((1, 2, 3, 3)), padding, dilation=dilation)
+    with pytest.raises(ValueError, match=match):
+        K.winograd_weight_grad(x, np.ones((1, 1, 4, 4)), padding, dilation=dilation)
+
+
+def test_dilated_too_small_and_gy_mismatch():
+    x = np.ones((1, 2, 2, 4))
+    with pytest.raises(ValueError, match=r"too small .* dilation \(2, 2\)"):
+        K.winograd_conv2d(x, np.ones((1, 2, 3, 3)), ((0, 0), (2, 2)), dilation=(2, 2))
+    with pytest.raises(ValueError, match=r"gy of shape \(1, 1, 2, 2\) does not match"):
+        K.winograd_weight_grad(np.ones((1, 2, 4, 4)), np.ones((1, 1, 2, 2)), ((0, 0),) * 2,
+                               dilation=(2, 2))

@@ -1,7 +1,7 @@
 """Optional compiled (numba) kernels: the memory-bound depthwise convolutions, the
-transforms of the 3-d Winograd convolution (:mod:`lucid.kernels.winograd3d`) and the
-polyphase split and merge of dilated 2-d Winograd convolutions
-(:mod:`lucid.kernels.winograd`, section *Dilation*).
+transforms of the 3-d and 1-d Winograd convolutions (:mod:`lucid.kernels.winograd3d`,
+:mod:`lucid.kernels.winograd1d`) and the polyphase split and merge of dilated 2-d Winograd
+convolutions (:mod:`lucid.kernels.winograd`, section *Dilation*).
 
 A depthwise convolution does ``K`` multiply-adds per output, far too few to amortise a
 GEMM; in NumPy each tap is a pass over the whole tensor. Compiled, each ``(n, c)`` plane
@@ -433,3 +433,137 @@ def phase_merge(p, y) -> None:
     """Inverse of :func:`phase_split`: ``y[n, c, d0*i + a, d1*j + b] = p[a, b, n, c, i, j]``
     (``y`` written in full)."""
     _phase_kernels()["merge"](p, y)
+
+
+@functools.cache
+def _winograd1d_kernels() -> dict[str, Any]:
+    """Compile (or load from the cache) the F(4, 3) transforms of
+    :mod:`lucid.kernels.winograd1d` on first use.
+
+    Each ``(image, channel)`` row is first split into its 4 phases ``ph[r, u] =
+    xpad[4*u + r]`` (the only stride-4 access); the 6 values of tile ``t`` at shift ``s``
+    are then ``ph[(s + j) % 4, t + (s + j) // 4]``, contiguous in ``t``, so the transform
+    of all tiles of a row vectorises. Same matrices as :func:`_winograd_kernels`.
+    """
+    njit = _numba().njit(nogil=True, cache=True, boundscheck=False)
+    h, t2, t4, t8 = _HALF, _TWO, _FOUR, _EIGHT
+    q4, e8, f3, f5 = _QUARTER, _EIGHTH, _THREE_HALVES, _FIVE_HALVES
+
+    @njit
+    def input_transform(x, V, b0, t0, Tc, lo, Ka):
+        """``V[p, a*C + c, b*Tc + t] = (B^T d)[p]``, ``d`` the 6 values of ``xpad[b0 + b,
+        c]`` from ``4*(t0 + t) + 3*a`` (``xpad[q] = x[q - lo]``, zeros outside ``x``)."""
+        C, L = x.shape[1], x.shape[2]
+        nb = V.shape[2] // Tc
+        Ul = Tc + (3 * (Ka - 1) + 5) // 4 + 1
+        row = np.zeros(4 * Ul, x.dtype)  # row[q] = xpad[4*t0 + q]; zeros outside x stay
+        ph = np.empty((4, Ul), x.dtype)
+        base = 4 * t0 - lo  # x index of row[0]
+        q0, q1 = max(0, -base), min(4 * Ul, L - base)
+        for b in range(nb):
+            for c in range(C):
+                src = x[b0 + b, c]
+                for q in range(q0, q1):
+                    row[q] = src[base + q]
+                for u in range(Ul):
+                    for r in range(4):
+                        ph[r, u] = row[4 * u + r]
+                for a in range(Ka):
+                    s, k, col = 3 * a, a * C + c, b * Tc
+                    p0, p1 = ph[s % 4, s // 4 :], ph[(s + 1) % 4, (s + 1) // 4 :]
+                    p2, p3 = ph[(s + 2) % 4, (s + 2) // 4 :], ph[(s + 3) % 4, (s + 3) // 4 :]
+                    p4, p5 = ph[(s + 4) % 4, (s + 4) // 4 :], ph[(s + 5) % 4, (s + 5) // 4 :]
+                    v0, v1, v2 = V[0, k, col:], V[1, k, col:], V[2, k, col:]
+                    v3, v4, v5 = V[3, k, col:], V[4, k, col:], V[5, k, col:]
+                    for t in range(Tc):
+                        d0, d1, d2, d3, d4, d5 = p0[t], p1[t], p2[t], p3[t], p4[t], p5[t]
+                        v0[t] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
+                        v1[t] = -d1 + h * d2 + f5 * d3 + d4
+                        v2[t] = d1 - f5 * d2 + h * d3 + d4
+                        v3[t] = -t2 * d1 - d2 + t2 * d3 + d4
+                        v4[t] = h * d1 - d2 - h * d3 + d4
+                        v5[t] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
+
+    @njit
+    def output_transform(M, bias, y, b0, t0, Tc):
+        """``y[b0 + b, o, 4*(t0 + t) + i] = bias[o] + (A^T m)[i]``, ``m = M[:, o, b*Tc + t]``
+        (the last tile cropped at the end of ``y``)."""
+        Co, Lo = M.shape[1], y.shape[2]
+        nb = M.shape[2] // Tc
+        v = np.empty((4, Tc), y.dtype)
+        base = 4 * t0
+        full = max(0, min(Tc, (Lo - base) // 4))
+        for b in range(nb):
+            for o in range(Co):
+                bo, col = bias[o], b * Tc
+                m0, m1, m2 = M[0, o, col:], M[1, o, col:], M[2, o, col:]
+                m3, m4, m5 = M[3, o, col:], M[4, o, col:], M[5, o, col:]
+                for t in range(Tc):
+                    v[0, t] = m0[t] + m1[t] + m2[t] + m3[t] + m4[t] + bo
+                    v[1, t] = m1[t] - m2[t] + h * m3[t] - t2 * m4[t] + bo
+                    v[2, t] = m1[t] + m2[t] + q4 * m3[t] + t4 * m4[t] + bo
+                    v[3, t] = m1[t] - m2[t] + e8 * m3[t] - t8 * m4[t] + m5[t] + bo
+                yo = y[b0 + b, o]
+                for t in range(full):
+                    for i in range(4):
+                        yo[base + 4 * t + i] = v[i, t]
+                for q in range(base + 4 * full, min(Lo, base + 4 * Tc)):
+                    yo[q] = v[(q - base) % 4, (q - base) // 4]
+
+    @njit
+    def output_adjoint(gy, Y, b0, t0, Tc):
+        """Adjoint of ``output_transform`` (no bias): ``Y[p, o, b*Tc + t] = (A g)[p]``, ``g``
+        the 4 values of ``gy[b0 + b, o]`` from ``4*(t0 + t)`` (zeros beyond ``gy``)."""
+        Co, Lo = Y.shape[1], gy.shape[2]
+        nb = Y.shape[2] // Tc
+        gd = np.zeros((4, Tc), gy.dtype)  # gd[i, t] = gy[4*(t0 + t) + i]
+        base = 4 * t0
+        full = max(0, min(Tc, (Lo - base) // 4))
+        for b in range(nb):
+            for o in range(Co):
+                src, col = gy[b0 + b, o], b * Tc
+                for t in range(full):
+                    for i in range(4):
+                        gd[i, t] = src[base + 4 * t + i]
+                for q in range(base + 4 * full, base + 4 * Tc):
+                    gd[(q - base) % 4, (q - base) // 4] = src[q] if q < Lo else 0
+                y0, y1, y2 = Y[0, o, col:], Y[1, o, col:], Y[2, o, col:]
+                y3, y4, y5 = Y[3, o, col:], Y[4, o, col:], Y[5, o, col:]
+                for t in range(Tc):
+                    g0, g1, g2, g3 = gd[0, t], gd[1, t], gd[2, t], gd[3, t]
+                    y0[t] = g0
+                    y1[t] = g0 + g1 + g2 + g3
+                    y2[t] = g0 - g1 + g2 - g3
+                    y3[t] = g0 + h * g1 + q4 * g2 + e8 * g3
+                    y4[t] = g0 - t2 * g1 + t4 * g2 - t8 * g3
+                    y5[t] = g3
+
+    return {
+        "input_transform": input_transform,
+        "output_transform": output_transform,
+        "output_adjoint": output_adjoint,
+    }
+
+
+def winograd1d_input_transform(x, V, b0, t0, Tc, lo, Ka) -> None:
+    """F(4, 3) input transform of images ``[b0, b0 + nb)`` and tiles ``[t0, t0 + Tc)`` of
+    ``x (N, C, L)`` (C-contiguous) at the ``Ka`` shifts ``3*a``: ``V (6, Ka*C, nb*Tc)``
+    receives point ``p`` of the 6 values of ``xpad[b0 + b, c]`` from ``4*(t0 + t) + 3*a``
+    (``xpad`` is ``x`` shifted by ``lo``, zeros outside) in row ``a*C + c``, column
+    ``b*Tc + t``."""
+    _winograd1d_kernels()["input_transform"](x, V, b0, t0, Tc, lo, Ka)
+
+
+def winograd1d_output_transform(M, bias, y, b0, t0, Tc) -> None:
+    """F(4, 3) output transform: ``M (6, C_out, nb*Tc)`` laid out like
+    :func:`winograd1d_input_transform`'s ``V`` gives the 4-value output tiles
+    ``[t0, t0 + Tc)`` of ``y[b0:b0 + nb]`` (plus ``bias (C_out,)``), cropped at the end of
+    ``y (N, C_out, L_out)`` (C-contiguous)."""
+    _winograd1d_kernels()["output_transform"](M, bias, y, b0, t0, Tc)
+
+
+def winograd1d_output_adjoint(gy, Y, b0, t0, Tc) -> None:
+    """Adjoint of :func:`winograd1d_output_transform` (no bias): the transformed tiles
+    ``[t0, t0 + Tc)`` of ``gy[b0:b0 + nb]`` into ``Y (6, C_out, nb*Tc)``; tiles sticking
+    out of ``gy`` read zeros."""
+    _winograd1d_kernels()["output_adjoint"](gy, Y, b0, t0, Tc)

@@ -435,6 +435,7 @@ ALGORITHMS = {  # name: (x shape, w shape, conv kwargs) chosen so the kernel tak
     "depthwise compiled": ((2, 6, 7, 8), (6, 1, 3, 2), dict(padding=(1, 2), groups=6)),
     "depthwise compiled 1-d": ((3, 4, 11), (4, 1, 5), dict(padding=1, groups=4)),
     "winograd 3-d compiled": ((2, 4, 3, 13, 14), (8, 4, 3, 3, 3), dict(padding=1)),
+    "winograd 1-d compiled": ((1, 16, 2048), (64, 16, 9), dict(padding=4)),
     "patchify": ((2, 4, 8, 6), (6, 2, 2, 3), dict(stride=(2, 3), groups=2)),
     "pointwise": ((2, 6, 5, 4), (8, 6, 1, 1), {}),
     "im2col strided": ((2, 5, 9, 8), (7, 5, 3, 3), dict(stride=2, padding=1)),
@@ -477,14 +478,16 @@ def test_algorithm_table_selects_its_paths(monkeypatch, record_calls):
     from lucid.kernels import conv as K
 
     hits = record_calls(K, "winograd_conv2d", "_split_forward", "_depthwise_forward_rows",
-                        "_patch_forward", "_compiled_depthwise_forward", "_winograd3d_forward")
+                        "_patch_forward", "_compiled_depthwise_forward", "_winograd3d_forward",
+                        "_winograd1d_forward")
     expect = {"winograd": "winograd_conv2d", "winograd same": "winograd_conv2d",
               "winograd dilated": "winograd_conv2d",
               "split forward": "_split_forward", "split forward 3-d": "_split_forward",
               "depthwise rows": "_depthwise_forward_rows", "patchify": "_patch_forward",
               "depthwise compiled": "_compiled_depthwise_forward",
               "depthwise compiled 1-d": "_compiled_depthwise_forward",
-              "winograd 3-d compiled": "_winograd3d_forward"}
+              "winograd 3-d compiled": "_winograd3d_forward",
+              "winograd 1-d compiled": "_winograd1d_forward"}
     from lucid.kernels import _compiled
 
     for name, (xs, ws, kwargs) in ALGORITHMS.items():

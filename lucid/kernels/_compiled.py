@@ -195,18 +195,22 @@ def _winograd_kernels() -> dict[str, Any]:
         ``(4*ty - top, 4*tx - left)`` of plane ``z0 + z`` of ``x[b0 + b, c]`` (zeros
         outside ``x``); ``V[:, c, z]`` instead if ``channel_major``.
 
-        The zero-padded plane is first split into its 6 column phases ``xd[j, hh, tx] =
-        xpad[hh, 4*tx + j]`` (the only stride-4 access); both transforms then run over
-        contiguous rows.
+        The zero-padded plane is first split into its 6 column phases and 4 row phases
+        ``xd[j, i, u, tx] = xpad[4*u + i, 4*tx + j]`` (the only stride-4 access); both
+        transforms then run over contiguous rows: along w over all cells, along h over
+        all tiles at once (tile row ``4*ty + i`` is ``xd[:, i % 4, ty + i // 4]``; with
+        only column phases the inner loop ran over the ``tw`` tiles of one tile row and
+        was 1.2-1.5x slower).
         """
         D, H, W = x.shape[2], x.shape[3], x.shape[4]
         C, Dz, R = x.shape[1], V.shape[1 + channel_major], V.shape[3]
         T, Hp, Wp = th * tw, 4 * th + 2, 4 * tw + 2
         h_end = min(Hp, top + H)
         row = np.zeros(Wp, x.dtype)  # the cells outside [left, left + W) stay zero
-        xd = np.zeros((6, Hp, tw), x.dtype)  # so do the rows outside [top, top + H)
-        e = np.empty((6, Hp, tw), x.dtype)
-        xd2, e2 = xd.reshape(6, Hp * tw), e.reshape(6, Hp * tw)
+        U = (th + 1) * tw  # values per row phase
+        xd = np.zeros((6, 4, th + 1, tw), x.dtype)  # so do the rows outside [top, top + H)
+        e = np.empty((6, 4, U), x.dtype)
+        xd2, e2 = xd.reshape(6, 4 * U), e.reshape(6, 4 * U)
         for z in range(Dz):
             zz = z0 + z
             for c in range(C):
@@ -221,8 +225,8 @@ def _winograd_kernels() -> dict[str, Any]:
                             row[q] = src[hh - top, q - left]
                         for tx in range(tw):
                             for j in range(6):
-                                xd[j, hh, tx] = row[4 * tx + j]
-                    for k in range(Hp * tw):  # along w
+                                xd[j, hh % 4, hh // 4, tx] = row[4 * tx + j]
+                    for k in range(4 * U):  # along w
                         d0, d1, d2 = xd2[0, k], xd2[1, k], xd2[2, k]
                         d3, d4, d5 = xd2[3, k], xd2[4, k], xd2[5, k]
                         e2[0, k] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
@@ -231,19 +235,21 @@ def _winograd_kernels() -> dict[str, Any]:
                         e2[3, k] = -t2 * d1 - d2 + t2 * d3 + d4
                         e2[4, k] = h * d1 - d2 - h * d3 + d4
                         e2[5, k] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
-                    for j in range(6):  # along h
-                        for ty in range(th):
-                            k, r0 = 4 * ty, b * T + ty * tw
-                            for tx in range(tw):
-                                d0, d1, d2 = e[j, k, tx], e[j, k + 1, tx], e[j, k + 2, tx]
-                                d3, d4, d5 = e[j, k + 3, tx], e[j, k + 4, tx], e[j, k + 5, tx]
-                                r = r0 + tx
-                                V[j, a1, a2, r] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
-                                V[6 + j, a1, a2, r] = -d1 + h * d2 + f5 * d3 + d4
-                                V[12 + j, a1, a2, r] = d1 - f5 * d2 + h * d3 + d4
-                                V[18 + j, a1, a2, r] = -t2 * d1 - d2 + t2 * d3 + d4
-                                V[24 + j, a1, a2, r] = h * d1 - d2 - h * d3 + d4
-                                V[30 + j, a1, a2, r] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
+                    r0 = b * T
+                    for j in range(6):  # along h: rows 4*ty + i of all tiles, contiguous
+                        e0, e1, e2_, e3 = e[j, 0], e[j, 1], e[j, 2], e[j, 3]
+                        v0, v1 = V[j, a1, a2, r0:], V[6 + j, a1, a2, r0:]
+                        v2, v3 = V[12 + j, a1, a2, r0:], V[18 + j, a1, a2, r0:]
+                        v4, v5 = V[24 + j, a1, a2, r0:], V[30 + j, a1, a2, r0:]
+                        for u in range(T):  # u = ty*tw + tx; row 4*ty + 4 + i is e_i[u + tw]
+                            d0, d1, d2, d3 = e0[u], e1[u], e2_[u], e3[u]
+                            d4, d5 = e0[u + tw], e1[u + tw]
+                            v0[u] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
+                            v1[u] = -d1 + h * d2 + f5 * d3 + d4
+                            v2[u] = d1 - f5 * d2 + h * d3 + d4
+                            v3[u] = -t2 * d1 - d2 + t2 * d3 + d4
+                            v4[u] = h * d1 - d2 - h * d3 + d4
+                            v5[u] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
 
     @njit
     def output_transform(M, bias, y, b0, d0, th, tw):
@@ -294,24 +300,26 @@ def _winograd_kernels() -> dict[str, Any]:
     def output_adjoint(gy, Y, b0, d0, th, tw):
         """Adjoint of ``output_transform`` (without bias), channel-major: ``Y[6*i' + j', o,
         d, (b, ty, tx)] = (A g A^T)[i', j']``, ``g`` the 4x4 tile ``(ty, tx)`` of
-        ``gy[b0 + b, o, d0 + d]`` (zeros beyond ``gy``). Column phases first, as in
+        ``gy[b0 + b, o, d0 + d]`` (zeros beyond ``gy``). Column and row phases first, as in
         ``input_transform``."""
         Ho, Wo = gy.shape[3], gy.shape[4]
         Co, Dd, R = Y.shape[1], Y.shape[2], Y.shape[3]
         T, Hp, full_tx = th * tw, 4 * th, Wo // 4
-        gd = np.zeros((4, Hp, tw), gy.dtype)  # gd[j, hh, tx] = gy[hh, 4*tx + j] (0 beyond)
-        u = np.empty((6, Hp, tw), gy.dtype)
+        # gd[j, i, ty, tx] = gy[4*ty + i, 4*tx + j] (0 beyond): column and row phases
+        gd = np.zeros((4, 4, th, tw), gy.dtype)
+        u = np.empty((6, 4, T), gy.dtype)
         gd2, u2 = gd.reshape(4, Hp * tw), u.reshape(6, Hp * tw)
         for b in range(R // T):
             for o in range(Co):
                 for d in range(Dd):
                     src = gy[b0 + b, o, d0 + d]
                     for hh in range(Ho):
+                        i, ty = hh % 4, hh // 4
                         for tx in range(full_tx):
                             for j in range(4):
-                                gd[j, hh, tx] = src[hh, 4 * tx + j]
+                                gd[j, i, ty, tx] = src[hh, 4 * tx + j]
                         for q in range(4 * full_tx, Wo):
-                            gd[q % 4, hh, q // 4] = src[hh, q]
+                            gd[q % 4, i, ty, q // 4] = src[hh, q]
                     for k in range(Hp * tw):  # along w
                         g0, g1, g2, g3 = gd2[0, k], gd2[1, k], gd2[2, k], gd2[3, k]
                         u2[0, k] = g0
@@ -320,19 +328,20 @@ def _winograd_kernels() -> dict[str, Any]:
                         u2[3, k] = g0 + h * g1 + q4 * g2 + e8 * g3
                         u2[4, k] = g0 - t2 * g1 + t4 * g2 - t8 * g3
                         u2[5, k] = g3
-                    for j in range(6):  # along h
-                        for ty in range(th):
-                            k, r0 = 4 * ty, b * T + ty * tw
-                            for tx in range(tw):
-                                g0, g1 = u[j, k, tx], u[j, k + 1, tx]
-                                g2, g3 = u[j, k + 2, tx], u[j, k + 3, tx]
-                                r = r0 + tx
-                                Y[j, o, d, r] = g0
-                                Y[6 + j, o, d, r] = g0 + g1 + g2 + g3
-                                Y[12 + j, o, d, r] = g0 - g1 + g2 - g3
-                                Y[18 + j, o, d, r] = g0 + h * g1 + q4 * g2 + e8 * g3
-                                Y[24 + j, o, d, r] = g0 - t2 * g1 + t4 * g2 - t8 * g3
-                                Y[30 + j, o, d, r] = g3
+                    r0 = b * T
+                    for j in range(6):  # along h: rows 4*ty + i of all tiles, contiguous
+                        u0, u1, u2_, u3 = u[j, 0], u[j, 1], u[j, 2], u[j, 3]
+                        y0, y1 = Y[j, o, d, r0:], Y[6 + j, o, d, r0:]
+                        y2, y3 = Y[12 + j, o, d, r0:], Y[18 + j, o, d, r0:]
+                        y4, y5 = Y[24 + j, o, d, r0:], Y[30 + j, o, d, r0:]
+                        for t in range(T):
+                            g0, g1, g2, g3 = u0[t], u1[t], u2_[t], u3[t]
+                            y0[t] = g0
+                            y1[t] = g0 + g1 + g2 + g3
+                            y2[t] = g0 - g1 + g2 - g3
+                            y3[t] = g0 + h * g1 + q4 * g2 + e8 * g3
+                            y4[t] = g0 - t2 * g1 + t4 * g2 - t8 * g3
+                            y5[t] = g3
 
     return {
         "input_transform": input_transform,

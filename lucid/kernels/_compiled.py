@@ -174,6 +174,64 @@ def depthwise_weight_grad(x, gy, gw, c0, lo) -> None:
     _kernels()["weight_grad"](x, gy, gw, c0, *lo)
 
 
+_f_in: Any = None
+_f_out: Any = None
+_f_adj: Any = None
+
+
+@functools.cache
+def _f43() -> None:
+    """Compile the 1-d F(4, 3) transforms, written out once and inlined into the kernels
+    of :func:`_winograd_kernels` and :func:`_winograd1d_kernels` (values in and out as
+    tuples of an ``inline="always"`` call: the same timings and bits as the formulas
+    written at each site), into the module globals the kernels call.
+
+    ``_f_in``: 6 inputs ``d`` to the 6 points ``B^T d``; ``_f_out``: 6 points ``m`` to the
+    4 outputs ``A^T m``; ``_f_adj``: 4 outputs ``g`` to 6 points ``A g``, the adjoint of
+    ``_f_out``. The matrices are those of :func:`lucid.kernels.winograd._matrices` for
+    ``m = 4`` (interpolation points ``0, 1, -1, 1/2, -2, inf``). Globals, not closure
+    variables of the kernels: numba's disk cache misses on every new process for a kernel
+    that closes over a dispatcher.
+    """
+    global _f_in, _f_out, _f_adj
+    njit = _numba().njit(nogil=True, cache=True, inline="always")
+    h, t2, t4, t8 = _HALF, _TWO, _FOUR, _EIGHT
+    q4, e8, f3, f5 = _QUARTER, _EIGHTH, _THREE_HALVES, _FIVE_HALVES
+
+    @njit
+    def f_in(d0, d1, d2, d3, d4, d5):
+        return (
+            d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4,
+            -d1 + h * d2 + f5 * d3 + d4,
+            d1 - f5 * d2 + h * d3 + d4,
+            -t2 * d1 - d2 + t2 * d3 + d4,
+            h * d1 - d2 - h * d3 + d4,
+            d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5,
+        )
+
+    @njit
+    def f_out(m0, m1, m2, m3, m4, m5):
+        return (
+            m0 + m1 + m2 + m3 + m4,
+            m1 - m2 + h * m3 - t2 * m4,
+            m1 + m2 + q4 * m3 + t4 * m4,
+            m1 - m2 + e8 * m3 - t8 * m4 + m5,
+        )
+
+    @njit
+    def f_adj(g0, g1, g2, g3):
+        return (
+            g0,
+            g0 + g1 + g2 + g3,
+            g0 - g1 + g2 - g3,
+            g0 + h * g1 + q4 * g2 + e8 * g3,
+            g0 - t2 * g1 + t4 * g2 - t8 * g3,
+            g3,
+        )
+
+    _f_in, _f_out, _f_adj = f_in, f_out, f_adj
+
+
 @functools.cache
 def _winograd_kernels() -> dict[str, Any]:
     """Compile (or load from the cache) the F(4x4, 3x3) transforms of
@@ -182,12 +240,10 @@ def _winograd_kernels() -> dict[str, Any]:
     Every transform is separable and runs as two passes of 1-d transforms (along w, then
     along h) over one ``(image, channel, depth)`` plane at a time, the inner loop running
     over the tiles of a row (``tx``) with unit-stride stores, so LLVM vectorises it. The
-    matrices are those of :func:`lucid.kernels.winograd._matrices` for ``m = 4``
-    (interpolation points ``0, 1, -1, 1/2, -2, inf``), written out.
+    1-d transforms are those of :func:`_f43`.
     """
     njit = _numba().njit(nogil=True, cache=True, boundscheck=False)
-    h, t2, t4, t8 = _HALF, _TWO, _FOUR, _EIGHT
-    q4, e8, f3, f5 = _QUARTER, _EIGHTH, _THREE_HALVES, _FIVE_HALVES
+    _f43()
 
     @njit
     def input_transform(x, V, b0, z0, top, left, th, tw, channel_major):
@@ -211,6 +267,8 @@ def _winograd_kernels() -> dict[str, Any]:
         xd = np.zeros((6, 4, th + 1, tw), x.dtype)  # so do the rows outside [top, top + H)
         e = np.empty((6, 4, U), x.dtype)
         xd2, e2 = xd.reshape(6, 4 * U), e.reshape(6, 4 * U)
+        c0, c1, c2, c3, c4, c5 = xd2[0], xd2[1], xd2[2], xd2[3], xd2[4], xd2[5]
+        w0, w1, w2, w3, w4, w5 = e2[0], e2[1], e2[2], e2[3], e2[4], e2[5]
         for z in range(Dz):
             zz = z0 + z
             for c in range(C):
@@ -227,14 +285,8 @@ def _winograd_kernels() -> dict[str, Any]:
                             for j in range(6):
                                 xd[j, hh % 4, hh // 4, tx] = row[4 * tx + j]
                     for k in range(4 * U):  # along w
-                        d0, d1, d2 = xd2[0, k], xd2[1, k], xd2[2, k]
-                        d3, d4, d5 = xd2[3, k], xd2[4, k], xd2[5, k]
-                        e2[0, k] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
-                        e2[1, k] = -d1 + h * d2 + f5 * d3 + d4
-                        e2[2, k] = d1 - f5 * d2 + h * d3 + d4
-                        e2[3, k] = -t2 * d1 - d2 + t2 * d3 + d4
-                        e2[4, k] = h * d1 - d2 - h * d3 + d4
-                        e2[5, k] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
+                        w0[k], w1[k], w2[k], w3[k], w4[k], w5[k] = _f_in(
+                            c0[k], c1[k], c2[k], c3[k], c4[k], c5[k])
                     r0 = b * T
                     for j in range(6):  # along h: rows 4*ty + i of all tiles, contiguous
                         e0, e1, e2_, e3 = e[j, 0], e[j, 1], e[j, 2], e[j, 3]
@@ -242,14 +294,8 @@ def _winograd_kernels() -> dict[str, Any]:
                         v2, v3 = V[12 + j, a1, a2, r0:], V[18 + j, a1, a2, r0:]
                         v4, v5 = V[24 + j, a1, a2, r0:], V[30 + j, a1, a2, r0:]
                         for u in range(T):  # u = ty*tw + tx; row 4*ty + 4 + i is e_i[u + tw]
-                            d0, d1, d2, d3 = e0[u], e1[u], e2_[u], e3[u]
-                            d4, d5 = e0[u + tw], e1[u + tw]
-                            v0[u] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
-                            v1[u] = -d1 + h * d2 + f5 * d3 + d4
-                            v2[u] = d1 - f5 * d2 + h * d3 + d4
-                            v3[u] = -t2 * d1 - d2 + t2 * d3 + d4
-                            v4[u] = h * d1 - d2 - h * d3 + d4
-                            v5[u] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
+                            v0[u], v1[u], v2[u], v3[u], v4[u], v5[u] = _f_in(
+                                e0[u], e1[u], e2_[u], e3[u], e0[u + tw], e1[u + tw])
 
     @njit
     def output_transform(M, bias, y, b0, d0, th, tw):
@@ -272,20 +318,15 @@ def _winograd_kernels() -> dict[str, Any]:
                         p = 6 * i
                         for t in range(T):
                             r = r0 + t
-                            m0, m1, m2 = M[p, d, o, r], M[p + 1, d, o, r], M[p + 2, d, o, r]
-                            m3, m4, m5 = M[p + 3, d, o, r], M[p + 4, d, o, r], M[p + 5, d, o, r]
-                            u[i, 0, t] = m0 + m1 + m2 + m3 + m4
-                            u[i, 1, t] = m1 - m2 + h * m3 - t2 * m4
-                            u[i, 2, t] = m1 + m2 + q4 * m3 + t4 * m4
-                            u[i, 3, t] = m1 - m2 + e8 * m3 - t8 * m4 + m5
+                            u[i, 0, t], u[i, 1, t], u[i, 2, t], u[i, 3, t] = _f_out(
+                                M[p, d, o, r], M[p + 1, d, o, r], M[p + 2, d, o, r],
+                                M[p + 3, d, o, r], M[p + 4, d, o, r], M[p + 5, d, o, r])
                     for j in range(4):  # along h
                         for t in range(T):
-                            m0, m1, m2 = u[0, j, t], u[1, j, t], u[2, j, t]
-                            m3, m4, m5 = u[3, j, t], u[4, j, t], u[5, j, t]
-                            v[0, j, t] = m0 + m1 + m2 + m3 + m4 + bo
-                            v[1, j, t] = m1 - m2 + h * m3 - t2 * m4 + bo
-                            v[2, j, t] = m1 + m2 + q4 * m3 + t4 * m4 + bo
-                            v[3, j, t] = m1 - m2 + e8 * m3 - t8 * m4 + m5 + bo
+                            y0, y1, y2, y3 = _f_out(u[0, j, t], u[1, j, t], u[2, j, t],
+                                                   u[3, j, t], u[4, j, t], u[5, j, t])
+                            v[0, j, t], v[1, j, t] = y0 + bo, y1 + bo
+                            v[2, j, t], v[3, j, t] = y2 + bo, y3 + bo
                     yo = y[b0 + b, o, d0 + d]
                     for hh in range(Ho):
                         ty, i = hh // 4, hh % 4
@@ -321,13 +362,8 @@ def _winograd_kernels() -> dict[str, Any]:
                         for q in range(4 * full_tx, Wo):
                             gd[q % 4, i, ty, q // 4] = src[hh, q]
                     for k in range(Hp * tw):  # along w
-                        g0, g1, g2, g3 = gd2[0, k], gd2[1, k], gd2[2, k], gd2[3, k]
-                        u2[0, k] = g0
-                        u2[1, k] = g0 + g1 + g2 + g3
-                        u2[2, k] = g0 - g1 + g2 - g3
-                        u2[3, k] = g0 + h * g1 + q4 * g2 + e8 * g3
-                        u2[4, k] = g0 - t2 * g1 + t4 * g2 - t8 * g3
-                        u2[5, k] = g3
+                        u2[0, k], u2[1, k], u2[2, k], u2[3, k], u2[4, k], u2[5, k] = _f_adj(
+                            gd2[0, k], gd2[1, k], gd2[2, k], gd2[3, k])
                     r0 = b * T
                     for j in range(6):  # along h: rows 4*ty + i of all tiles, contiguous
                         u0, u1, u2_, u3 = u[j, 0], u[j, 1], u[j, 2], u[j, 3]
@@ -335,13 +371,8 @@ def _winograd_kernels() -> dict[str, Any]:
                         y2, y3 = Y[12 + j, o, d, r0:], Y[18 + j, o, d, r0:]
                         y4, y5 = Y[24 + j, o, d, r0:], Y[30 + j, o, d, r0:]
                         for t in range(T):
-                            g0, g1, g2, g3 = u0[t], u1[t], u2_[t], u3[t]
-                            y0[t] = g0
-                            y1[t] = g0 + g1 + g2 + g3
-                            y2[t] = g0 - g1 + g2 - g3
-                            y3[t] = g0 + h * g1 + q4 * g2 + e8 * g3
-                            y4[t] = g0 - t2 * g1 + t4 * g2 - t8 * g3
-                            y5[t] = g3
+                            y0[t], y1[t], y2[t], y3[t], y4[t], y5[t] = _f_adj(
+                                u0[t], u1[t], u2_[t], u3[t])
 
     return {
         "input_transform": input_transform,
@@ -452,11 +483,10 @@ def _winograd1d_kernels() -> dict[str, Any]:
     Each ``(image, channel)`` row is first split into its 4 phases ``ph[r, u] =
     xpad[4*u + r]`` (the only stride-4 access); the 6 values of tile ``t`` at shift ``s``
     are then ``ph[(s + j) % 4, t + (s + j) // 4]``, contiguous in ``t``, so the transform
-    of all tiles of a row vectorises. Same matrices as :func:`_winograd_kernels`.
+    of all tiles of a row vectorises. The 1-d transforms are those of :func:`_f43`.
     """
     njit = _numba().njit(nogil=True, cache=True, boundscheck=False)
-    h, t2, t4, t8 = _HALF, _TWO, _FOUR, _EIGHT
-    q4, e8, f3, f5 = _QUARTER, _EIGHTH, _THREE_HALVES, _FIVE_HALVES
+    _f43()
 
     @njit
     def input_transform(x, V, b0, t0, Tc, lo, Ka):
@@ -485,13 +515,8 @@ def _winograd1d_kernels() -> dict[str, Any]:
                     v0, v1, v2 = V[0, k, col:], V[1, k, col:], V[2, k, col:]
                     v3, v4, v5 = V[3, k, col:], V[4, k, col:], V[5, k, col:]
                     for t in range(Tc):
-                        d0, d1, d2, d3, d4, d5 = p0[t], p1[t], p2[t], p3[t], p4[t], p5[t]
-                        v0[t] = d0 - f3 * d1 - t2 * d2 + f3 * d3 + d4
-                        v1[t] = -d1 + h * d2 + f5 * d3 + d4
-                        v2[t] = d1 - f5 * d2 + h * d3 + d4
-                        v3[t] = -t2 * d1 - d2 + t2 * d3 + d4
-                        v4[t] = h * d1 - d2 - h * d3 + d4
-                        v5[t] = d1 - f3 * d2 - t2 * d3 + f3 * d4 + d5
+                        v0[t], v1[t], v2[t], v3[t], v4[t], v5[t] = _f_in(
+                            p0[t], p1[t], p2[t], p3[t], p4[t], p5[t])
 
     @njit
     def output_transform(M, bias, y, b0, t0, Tc):
@@ -508,10 +533,8 @@ def _winograd1d_kernels() -> dict[str, Any]:
                 m0, m1, m2 = M[0, o, col:], M[1, o, col:], M[2, o, col:]
                 m3, m4, m5 = M[3, o, col:], M[4, o, col:], M[5, o, col:]
                 for t in range(Tc):
-                    v[0, t] = m0[t] + m1[t] + m2[t] + m3[t] + m4[t] + bo
-                    v[1, t] = m1[t] - m2[t] + h * m3[t] - t2 * m4[t] + bo
-                    v[2, t] = m1[t] + m2[t] + q4 * m3[t] + t4 * m4[t] + bo
-                    v[3, t] = m1[t] - m2[t] + e8 * m3[t] - t8 * m4[t] + m5[t] + bo
+                    y0, y1, y2, y3 = _f_out(m0[t], m1[t], m2[t], m3[t], m4[t], m5[t])
+                    v[0, t], v[1, t], v[2, t], v[3, t] = y0 + bo, y1 + bo, y2 + bo, y3 + bo
                 yo = y[b0 + b, o]
                 for t in range(full):
                     for i in range(4):
@@ -539,13 +562,8 @@ def _winograd1d_kernels() -> dict[str, Any]:
                 y0, y1, y2 = Y[0, o, col:], Y[1, o, col:], Y[2, o, col:]
                 y3, y4, y5 = Y[3, o, col:], Y[4, o, col:], Y[5, o, col:]
                 for t in range(Tc):
-                    g0, g1, g2, g3 = gd[0, t], gd[1, t], gd[2, t], gd[3, t]
-                    y0[t] = g0
-                    y1[t] = g0 + g1 + g2 + g3
-                    y2[t] = g0 - g1 + g2 - g3
-                    y3[t] = g0 + h * g1 + q4 * g2 + e8 * g3
-                    y4[t] = g0 - t2 * g1 + t4 * g2 - t8 * g3
-                    y5[t] = g3
+                    y0[t], y1[t], y2[t], y3[t], y4[t], y5[t] = _f_adj(
+                        gd[0, t], gd[1, t], gd[2, t], gd[3, t])
 
     return {
         "input_transform": input_transform,

@@ -139,6 +139,7 @@ from threadpoolctl import ThreadpoolController
 from lucid.kernels import _compiled, winograd1d, winograd3d
 from lucid.kernels._workspace import _scratch, release_workspace
 from lucid.kernels.winograd import (
+    dilation_divides,
     winograd_conv2d,
     winograd_recommended,
     winograd_weight_grad,
@@ -775,16 +776,6 @@ def _winograd_layer(x, kernel, stride, padding, G: int) -> bool:
     )
 
 
-def _phases_divide(spatial, padding, dilation) -> bool:
-    """Whether every dilation divides its input size and both pads (a dilated convolution
-    then splits into ``d0*d1`` undilated ones on the polyphase components, see
-    :func:`~lucid.kernels.winograd.winograd_conv2d`)."""
-    return all(
-        L % d == 0 and lo % d == 0 and hi % d == 0
-        for L, (lo, hi), d in zip(spatial, padding, dilation)
-    )
-
-
 def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
     """Whether the forward goes to :func:`~lucid.kernels.winograd.winograd_conv2d`.
 
@@ -794,11 +785,11 @@ def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
     layer), and only for finite data: its transforms mix a whole tile, so an ``inf``/``nan``
     in ``x`` would spoil neighbouring outputs that a direct convolution leaves finite. A
     dilation ``d`` is taken when ``d`` divides the input size and both pads of its dim
-    (:func:`_phases_divide`).
+    (:func:`~lucid.kernels.winograd.dilation_divides`).
     """
     if not _winograd_layer(x, w.shape[2:], stride, padding, G):
         return False
-    if not _phases_divide(x.shape[2:], padding, dilation):
+    if not dilation_divides(x.shape[2:], padding, dilation):
         return False
     d0, d1 = dilation
     N, C, Co = x.shape[0], x.shape[1], w.shape[0]
@@ -821,7 +812,7 @@ def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) 
     """
     if not _winograd_layer(x, kernel, stride, padding, G):
         return False
-    if not _phases_divide(x.shape[2:], padding, dilation):
+    if not dilation_divides(x.shape[2:], padding, dilation):
         return False
     d0, d1 = dilation
     out = conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)

@@ -130,6 +130,7 @@ from lucid.kernels import _compiled
 from lucid.kernels._workspace import _scratch
 
 __all__ = [
+    "dilation_divides",
     "winograd_conv2d",
     "winograd_recommended",
     "winograd_weight_grad",
@@ -656,6 +657,21 @@ def _forward(x: np.ndarray, U: np.ndarray, b, y: np.ndarray, padding, m: int) ->
             _convolve(strip, x[:, :, r0:r1], U, b, y[:, :, o0:o1])
 
 
+def dilation_divides(spatial, padding, dilation) -> bool:
+    """Whether every dilation divides its input size and both pads: the dilated layers this
+    module takes (as ``d0*d1`` undilated ones on the polyphase components, see *Dilation*
+    in the module docstring).
+
+    Examples
+    --------
+    >>> dilation_divides((32, 32), ((2, 2), (2, 2)), (2, 2))
+    True
+    >>> dilation_divides((32, 32), ((1, 1), (2, 2)), (2, 2))
+    False
+    """
+    return not any(v % d for L, p, d in zip(spatial, padding, dilation) for v in (L, *p))
+
+
 def _check_dilation(name: str, dilation, spatial, padding) -> tuple[int, int]:
     """``dilation`` as two positive ints dividing ``spatial`` and ``padding``, or a
     ValueError."""
@@ -665,7 +681,7 @@ def _check_dilation(name: str, dilation, spatial, padding) -> tuple[int, int]:
         d = ()
     if len(d) != 2 or len(tuple(dilation)) != 2 or min(d) < 1:
         raise ValueError(f"{name}: dilation must be two positive ints, got {dilation!r}")
-    if any(v % k for L, p, k in zip(spatial, padding, d) for v in (L, *p)):
+    if not dilation_divides(spatial, padding, d):
         raise ValueError(
             f"{name}: dilation {d} must divide the input size {tuple(spatial)} and the "
             f"padding {padding}"

@@ -75,8 +75,11 @@ in :mod:`lucid.kernels.winograd`; a dilation must divide the input size and the 
 layer then being ``d0*d1`` undilated ones on the polyphase components) take Winograd
 F(4x4, 3x3) / F(2x2, 3x3) instead: the forward (:func:`_use_winograd`; hence also the
 2-d input gradient, which is a forward with the flipped kernel) and the weight gradient
-(:func:`_use_winograd_weight_grad`). Non-finite data always take the paths above, since
-Winograd transforms would spread an ``inf``/``nan`` over a whole tile.
+(:func:`_use_winograd_weight_grad`). Non-finite data always end up on the paths above,
+since Winograd transforms would spread an ``inf``/``nan`` over a whole tile: the forward
+checks its operands first; the weight gradient checks only its small result, which any
+``inf``/``nan`` of ``x`` or ``gy`` reaches, and is then computed again by im2col + GEMM
+(:func:`_winograd_any_weight_grad`).
 With numba installed, ungrouped stride-1 undilated ``(K_d, 3, 3)`` 3-d layers with
 enough tiles and channels (:func:`_use_winograd3d`) take the compiled 3-d Winograd of
 :mod:`lucid.kernels.winograd3d` the same way: forward, weight gradient, and the input
@@ -718,11 +721,19 @@ def conv_forward(
     if _use_winograd(x, w, stride, padding, dilation, G, out):
         y = winograd_conv2d(x, w, padding, bias=bias, dilation=dilation)
         return y.astype(rdt, copy=False)
-    if _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G) and _all_finite(w):
+    if (
+        _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G)
+        and _all_finite(w)
+        and _all_finite(x)
+    ):
         b = np.zeros(Co, cdt) if bias is None else np.asarray(bias, dtype=cdt)
         _winograd3d_forward(x, w, b, y, padding)
         return y.astype(rdt, copy=False)
-    if _use_winograd1d(x, kernel, Co, out, stride, padding, dilation, G) and _all_finite(w):
+    if (
+        _use_winograd1d(x, kernel, Co, out, stride, padding, dilation, G)
+        and _all_finite(w)
+        and _all_finite(x)
+    ):
         b = np.zeros(Co, cdt) if bias is None else np.asarray(bias, dtype=cdt)
         _winograd1d_forward(x, w, b, y, padding[0][0])
         return y.astype(rdt, copy=False)
@@ -803,8 +814,9 @@ def _use_winograd(x, w, stride, padding, dilation, G: int, out) -> bool:
 def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) -> bool:
     """Whether the weight gradient goes to :func:`~lucid.kernels.winograd.winograd_weight_grad`.
 
-    The same class of layers as :func:`_use_winograd` (finite data, stride-1 ungrouped 3x3
-    2-d, float32/float64, non-negative padding), with ``gy`` of exactly the convolution's
+    The same class of layers as :func:`_use_winograd` (stride-1 ungrouped 3x3 2-d,
+    float32/float64, non-negative padding; finite data: see
+    :func:`_winograd_any_weight_grad`), with ``gy`` of exactly the convolution's
     output size, where
     :func:`~lucid.kernels.winograd.winograd_weight_grad_recommended` measured it faster
     (0.69x of im2col + GEMM on the resnet 3x3 layer), with the forward's rule for a
@@ -821,8 +833,6 @@ def _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G: int) 
         and winograd_weight_grad_recommended(
             x.shape[0] * d0 * d1, x.shape[1], gy.shape[1], out[0] // d0, out[1] // d1
         )
-        and _all_finite(x)
-        and _all_finite(gy)
     )
 
 
@@ -832,8 +842,8 @@ def _use_winograd3d(x, kernel, Co: int, out, stride, padding, dilation, G: int) 
     the flipped kernel, input gradient).
 
     Ungrouped, stride-1, undilated ``(K_d, 3, 3)`` kernels with non-negative padding, in
-    float32/float64, numba available, finite ``x`` (the caller checks the other operand:
-    the transforms spread an ``inf``/``nan`` over a whole tile), and shapes where it
+    float32/float64, numba available (finite data: the callers check them, since the
+    transforms spread an ``inf``/``nan`` over a whole tile), and shapes where it
     measured faster than im2col + GEMM (0.5-0.8x of its time with 16x16 to 64x64 planes):
     at least :data:`_WINOGRAD3D_MIN_TILES` tiles per output plane (with 8x8 planes the
     GEMMs get too few rows: 2x slower), ``C_in * C_out >= 32`` and ``C_out >= 4`` (with
@@ -857,7 +867,6 @@ def _use_winograd3d(x, kernel, Co: int, out, stride, padding, dilation, G: int) 
         and winograd3d.plane_bytes(x.shape[1] * kernel[0] + Co, out, x.itemsize)
         <= _WINOGRAD3D_MAX_PLANE_BYTES
         and _compiled.available()
-        and _all_finite(x)
     )
 
 
@@ -896,8 +905,8 @@ def _use_winograd1d(x, kernel, Co: int, out, stride, padding, dilation, G: int) 
     flipped kernel, input gradient).
 
     Ungrouped, stride-1, undilated kernels of at least :data:`_WINOGRAD1D_MIN_TAPS` taps
-    with non-negative padding, in float32/float64, numba available, finite ``x`` (the
-    caller checks the other operand), at least :data:`_WINOGRAD1D_MIN_TILES` tiles per
+    with non-negative padding, in float32/float64, numba available (finite data: the
+    callers check them), at least :data:`_WINOGRAD1D_MIN_TILES` tiles per
     image, ``C_in, C_out >= m`` and ``C_in*C_out >= 4*m*m`` for
     ``m =`` :data:`_WINOGRAD1D_MIN_CHANNELS`. Measured time against
     im2col + GEMM (2 threads, float32; forward / input gradient / weight gradient): the
@@ -922,7 +931,6 @@ def _use_winograd1d(x, kernel, Co: int, out, stride, padding, dilation, G: int) 
         and min(x.shape[1], Co) >= _WINOGRAD1D_MIN_CHANNELS
         and x.shape[1] * Co >= _WINOGRAD1D_MIN_CHANNELS**2 * 4
         and _compiled.available()
-        and _all_finite(x)
     )
 
 
@@ -1260,19 +1268,26 @@ def conv_input_grad(
         if len(kernel) == 2:
             gx = conv_forward(gy, _flip_transpose(w, G), stride, pads_f, dilation, G)
             return gx.astype(rdt, copy=False)
-        if _use_winograd3d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G):
+        if _use_winograd3d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G) and _all_finite(
+            gy
+        ):
             gx = np.empty(shape, dtype=cdt)
             _winograd3d_forward(gy, _flip_transpose(w, G), np.zeros(C, cdt), gx, pads_f)
             return gx.astype(rdt, copy=False)
-        if _use_winograd1d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G):
+        if _use_winograd1d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G) and _all_finite(
+            gy
+        ):
             gx = np.empty(shape, dtype=cdt)
             _winograd1d_forward(gy, _flip_transpose(w, G), np.zeros(C, cdt), gx, pads_f[0][0])
             return gx.astype(rdt, copy=False)
 
-    gx = np.zeros(shape, dtype=cdt)
-    if patchify:
+    if patchify:  # zeros only for a border that no window covers
+        covered = all(o * k == s for o, k, s in zip(out, kernel, x_spatial))
+        gx = (np.empty if covered else np.zeros)(shape, dtype=cdt)
         _patch_input_grad(gy, w, gx, G)
         return gx.astype(rdt, copy=False)
+
+    gx = np.zeros(shape, dtype=cdt)
 
     lo = tuple(p[0] for p in padding)
     if depthwise and Co == C and w_finite and _use_compiled_depthwise(kernel, stride,
@@ -1450,27 +1465,14 @@ def conv_weight_grad(
     Co = gy.shape[1]
     out = gy.shape[2:]
     G = groups
-    Cg, Cog = C // G, Co // G
+    Cg = C // G
     Kf = prod(kernel)
     gw = np.zeros((Co, Cg) + kernel, dtype=cdt)
     if gw.size == 0 or N == 0 or prod(out) == 0:
         return gw.astype(rdt, copy=False)
-    it = gw.itemsize
-    if _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G):
-        gw = winograd_weight_grad(x, gy, padding, dilation=dilation)
-        return gw.astype(rdt, copy=False)
-    if (
-        _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G)
-        and out == conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
-        and _all_finite(gy)
-    ):
-        return _winograd3d_weight_grad(x, gy, kernel[0], padding).astype(rdt, copy=False)
-    if (
-        _use_winograd1d(x, kernel, Co, out, stride, padding, dilation, G)
-        and out == conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
-        and _all_finite(gy)
-    ):
-        return _winograd1d_weight_grad(x, gy, kernel[0], padding[0][0]).astype(rdt, copy=False)
+    gw_fast = _winograd_any_weight_grad(x, gy, kernel, stride, padding, dilation, G)
+    if gw_fast is not None:
+        return gw_fast.astype(rdt, copy=False)
 
     depthwise = _is_depthwise(C, Cg, G)
     if not depthwise and _is_patchify(kernel, stride, padding, dilation, out, x.shape[2:]):
@@ -1486,27 +1488,65 @@ def conv_weight_grad(
         _depthwise_weight_grad(x, gy, gw, plan, lo, stride, dilation)
         return gw.astype(rdt, copy=False)
 
-    gwp = np.zeros((G, Cg * Kf, Cog), dtype=cdt)  # taps in plan.perm order
-    per_row = (C * Kf + Co) * plan.Qr * it
-    per_sample = len(plan.phases) * C * plan.R * it
-    for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
-        n = n1 - n0
-        finite = _all_finite(x[n0:n1])
-        buf = plan.buffer("buf", C, n, cdt)
-        plan.fill(buf, _cm(x[n0:n1]), lo)
-        for rows in blocks:
-            cols = plan.im2col("cols", buf, C, n, rows)
-            if not finite:
-                plan.zero_junk(cols)
-            ge = plan.extend("gy", _cm(gy[n0:n1]), rows, False)  # (Co, n, span)
-            m = n * ge.shape[-1]
-            gwp += _matmul_nt("part", cols.reshape(G, Cg * Kf, m), ge.reshape(G, Cog, m))
+    gwp = _im2col_weight_grad(x, gy, G, Kf, plan, lo, zero_junk=False)
+    if not _all_finite(gwp):  # junk cells may have multiplied an inf/nan of x by 0
+        gwp = _im2col_weight_grad(x, gy, G, Kf, plan, lo, zero_junk=True)
     gwt = gwp.transpose(0, 2, 1).reshape(Co, Cg, Kf)
     if plan.perm is None:
         gw.reshape(Co, Cg, Kf)[...] = gwt
     else:
         gw.reshape(Co, Cg, Kf)[:, :, plan.perm] = gwt
     return gw.astype(rdt, copy=False)
+
+
+def _winograd_any_weight_grad(x, gy, kernel, stride, padding, dilation, G: int):
+    """The weight gradient by the 2-d, 3-d or 1-d Winograd path that serves the layer, or
+    ``None`` where none does or its result is not finite.
+
+    ``x`` and ``gy`` are not checked for ``inf``/``nan`` beforehand (two passes over the
+    largest arrays of the backward, about 5% of the resnet 3x3 step): the transforms spread
+    a non-finite value over its tiles and the GEMMs over its channels, so it always reaches
+    the small result (``inf * 0`` is ``nan`` in BLAS too), which is checked instead. The
+    caller then computes it again by im2col + GEMM, which puts each ``inf``/``nan`` where
+    PyTorch does (as it does for finite data whose gradient overflows).
+    """
+    out = tuple(gy.shape[2:])
+    exact = out == conv_output_shape(x.shape[2:], kernel, stride, padding, dilation)
+    Co = gy.shape[1]
+    with np.errstate(invalid="ignore", over="ignore"):
+        if _use_winograd_weight_grad(x, gy, kernel, stride, padding, dilation, G):
+            gw = winograd_weight_grad(x, gy, padding, dilation=dilation)
+        elif exact and _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G):
+            gw = _winograd3d_weight_grad(x, gy, kernel[0], padding)
+        elif exact and _use_winograd1d(x, kernel, Co, out, stride, padding, dilation, G):
+            gw = _winograd1d_weight_grad(x, gy, kernel[0], padding[0][0])
+        else:
+            return None
+    return gw if _all_finite(gw) else None
+
+
+def _im2col_weight_grad(x, gy, G: int, Kf: int, plan: _FlatPlan, lo, zero_junk: bool):
+    """``gwp (G, Cg*Kf, Cog)`` (taps in ``plan.perm`` order) by im2col + GEMM, batch chunk
+    by chunk; ``zero_junk`` zeroes the junk columns of ``cols`` first, which only matters
+    for an ``inf``/``nan`` in ``x`` (elsewhere they meet the zeros of the extended ``gy``)."""
+    N, C = x.shape[:2]
+    Co = gy.shape[1]
+    Cg, Cog = C // G, Co // G
+    gwp = np.zeros((G, Cg * Kf, Cog), dtype=x.dtype)
+    per_row = (C * Kf + Co) * plan.Qr * x.itemsize
+    per_sample = len(plan.phases) * C * plan.R * x.itemsize
+    for n0, n1, blocks in _chunks(N, gy.shape[2], per_row, per_sample):
+        n = n1 - n0
+        buf = plan.buffer("buf", C, n, x.dtype)
+        plan.fill(buf, _cm(x[n0:n1]), lo)
+        for rows in blocks:
+            cols = plan.im2col("cols", buf, C, n, rows)
+            if zero_junk:
+                plan.zero_junk(cols)
+            ge = plan.extend("gy", _cm(gy[n0:n1]), rows, False)  # (Co, n, span)
+            m = n * ge.shape[-1]
+            gwp += _matmul_nt("part", cols.reshape(G, Cg * Kf, m), ge.reshape(G, Cog, m))
+    return gwp
 
 
 def _patch_weight_grad(x, gy, gw, G: int) -> None:

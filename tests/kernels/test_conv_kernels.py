@@ -297,6 +297,28 @@ def test_patchify_paths(nd, dtype):
         assert_close(got, expect, tol)
 
 
+@pytest.mark.parametrize("S", [(8, 6), (8, 7), (9, 6)])
+def test_patchify_input_grad_writes_every_position(S, monkeypatch):
+    """Where the windows tile ``x`` exactly the input gradient starts from uninitialised
+    memory (here nan-filled), elsewhere from zeros for the uncovered border."""
+    empty = np.empty
+
+    def nan_empty(*args, **kwargs):
+        a = empty(*args, **kwargs)
+        if a.dtype.kind in "fc":
+            a.fill(np.nan)
+        return a
+
+    monkeypatch.setattr(np, "empty", nan_empty)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4) + S)
+    w = rng.standard_normal((6, 4, 2, 2))
+    args = ((2, 2), ((0, 0), (0, 0)), (1, 1), 1)
+    gy = rng.standard_normal((3, 6, S[0] // 2, S[1] // 2))
+    tgx = torch_conv(x, w, *args, gy)[1]
+    assert_close(K.conv_input_grad(gy, w, S, *args), tgx, 1e-10)
+
+
 INPUT_GRAD_VIA_FORWARD = [
     # (C, Co, kernel, padding, dilation, groups, extra gy size per dim)
     (5, 6, (3, 3), ((1, 1), (1, 1)), (1, 1), 1, (0, 0)),
@@ -706,11 +728,13 @@ def test_winograd_route(cfg, dtype, record_calls):
     assert wcalls or xs[0] < 8
 
 
-def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch):
+def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch, record_calls):
     """Non-finite data, strides, dilations, groups, other kernels, few channels and other
-    dtypes take the other paths (non-finite values then propagate exactly as in PyTorch)."""
+    dtypes take the other paths (non-finite values then propagate exactly as in PyTorch);
+    the weight gradient tries Winograd on non-finite data, finds its result non-finite and
+    computes it again by im2col."""
     monkeypatch.setattr(K, "winograd_conv2d", None)  # any call would raise
-    monkeypatch.setattr(K, "winograd_weight_grad", None)
+    calls = record_calls(K, "winograd_weight_grad", "_im2col_weight_grad")
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((2, 64, 10, 10)), rng.standard_normal((64, 64, 3, 3))
     pad = ((1, 1), (1, 1))
@@ -738,14 +762,21 @@ def test_winograd_not_for_nonfinite_or_other_shapes(monkeypatch):
     xb_bad = xb.copy()
     xb_bad[3, 1, 9, 9] = -np.inf
     for xx, gg in ((xb_bad, gyb), (xb, gy_bad)):
+        calls.clear()
         with np.errstate(invalid="ignore", over="ignore"):
             gw = K.conv_weight_grad(xx, gg, (3, 3), (1, 1), pad, (1, 1), 1)
         tgw = torch_conv(xx, rng.standard_normal((64, 64, 3, 3)), (1, 1), pad, (1, 1), 1, gg)[2]
+        assert calls[0] == "winograd_weight_grad" and "_im2col_weight_grad" in calls
+        assert np.isfinite(tgw).any() and not np.isfinite(tgw).all()
         np.testing.assert_array_equal(np.isnan(gw), np.isnan(tgw))
         np.testing.assert_array_equal(np.isinf(gw), np.isinf(tgw))
+        fin = np.isfinite(tgw)
+        np.testing.assert_allclose(gw[fin], tgw[fin], rtol=1e-9, atol=1e-9)
+    calls.clear()
     big_gy = rng.standard_normal((8, 64, 11, 10))  # larger than the output: other path
     K.conv_weight_grad(xb, big_gy, (3, 3), (1, 1), pad, (1, 1), 1)
     K.conv_weight_grad(xb, gyb[:, :, ::2, ::2], (3, 3), (2, 2), pad, (1, 1), 1)
+    assert calls == ["_im2col_weight_grad"] * 2  # finite: one im2col pass each
 
 
 def _blas_threads() -> list[int]:

@@ -19,7 +19,9 @@ Timing
 
 Peak memory (forward + backward, one step, after a warm-up step)
     Bytes allocated above what was live before the step: outputs, saved tensors,
-    gradients and scratch buffers.
+    gradients and scratch buffers. The previous step's gradients are dropped before the
+    measured step on both sides (otherwise torch's curve could start with their free and
+    read low: the video layer measured 8.1 MB after the other layers, 12.1 MB alone).
 
     * lucid: :mod:`tracemalloc` sees every NumPy data buffer (NumPy reports its
       allocations to it). The conv kernels keep scratch buffers between calls; they are
@@ -108,9 +110,12 @@ class Side:
         with self.lib.no_grad():
             return self.fn(self.x, self.w, self.b, **self.layer.kwargs)
 
-    def forward_backward(self) -> None:
+    def clear_grads(self) -> None:
         for t in (self.x, self.w, self.b):
             t.grad = None
+
+    def forward_backward(self) -> None:
+        self.clear_grads()
         self.fn(self.x, self.w, self.b, **self.layer.kwargs).backward(self.gy)
 
 
@@ -136,6 +141,7 @@ def lucid_peak(side: Side) -> int:
     from lucid.kernels import conv as K
 
     side.forward_backward()
+    side.clear_grads()
     K.release_workspace()
     K.set_num_threads(K.get_num_threads())  # new worker pool: old threads' buffers go
     gc.collect()
@@ -218,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"{s['lucid'] * 1e3:9.1f} {s['torch'] * 1e3:9.1f}")
         if not args.no_memory:
             torch_side.forward_backward()
+            torch_side.clear_grads()  # no free of an earlier step's gradients in the window
             ml, mt = lucid_peak(lucid_side), peak_torch_bytes(torch_side.forward_backward)
             mem_r.append(ml / mt)
             line += f" {ml / mt:6.2f} {ml / 2**20:9.1f} {mt / 2**20:9.1f}"

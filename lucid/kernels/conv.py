@@ -721,21 +721,9 @@ def conv_forward(
     if _use_winograd(x, w, stride, padding, dilation, G, out):
         y = winograd_conv2d(x, w, padding, bias=bias, dilation=dilation)
         return y.astype(rdt, copy=False)
-    if (
-        _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G)
-        and _all_finite(w)
-        and _all_finite(x)
-    ):
-        b = np.zeros(Co, cdt) if bias is None else np.asarray(bias, dtype=cdt)
-        _winograd3d_forward(x, w, b, y, padding)
-        return y.astype(rdt, copy=False)
-    if (
-        _use_winograd1d(x, kernel, Co, out, stride, padding, dilation, G)
-        and _all_finite(w)
-        and _all_finite(x)
-    ):
-        b = np.zeros(Co, cdt) if bias is None else np.asarray(bias, dtype=cdt)
-        _winograd1d_forward(x, w, b, y, padding[0][0])
+    run = _compiled_winograd_forward(x, kernel, Co, out, stride, padding, dilation, G)
+    if run is not None and _all_finite(w):
+        run(w, np.zeros(Co, cdt) if bias is None else np.asarray(bias, dtype=cdt), y)
         return y.astype(rdt, copy=False)
 
     lo = tuple(p[0] for p in padding)
@@ -868,6 +856,19 @@ def _use_winograd3d(x, kernel, Co: int, out, stride, padding, dilation, G: int) 
         <= _WINOGRAD3D_MAX_PLANE_BYTES
         and _compiled.available()
     )
+
+
+def _compiled_winograd_forward(x, kernel, Co: int, out, stride, padding, dilation, G: int):
+    """``run(w, bias, y)``: the forward of ``x`` by the compiled 3-d or 1-d Winograd that
+    serves the layer (:func:`_use_winograd3d`, :func:`_use_winograd1d`) into the fresh
+    ``y``, or ``None`` where neither does or ``x`` is not finite (the caller checks ``w``)."""
+    if _use_winograd3d(x, kernel, Co, out, stride, padding, dilation, G):
+        run = functools.partial(_winograd3d_forward, x, padding=padding)
+    elif _use_winograd1d(x, kernel, Co, out, stride, padding, dilation, G):
+        run = functools.partial(_winograd1d_forward, x, lo=padding[0][0])
+    else:
+        return None
+    return run if _all_finite(x) else None
 
 
 def _winograd3d_chunks(x_shape, out, Kd: int, itemsize: int) -> list:
@@ -1268,17 +1269,10 @@ def conv_input_grad(
         if len(kernel) == 2:
             gx = conv_forward(gy, _flip_transpose(w, G), stride, pads_f, dilation, G)
             return gx.astype(rdt, copy=False)
-        if _use_winograd3d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G) and _all_finite(
-            gy
-        ):
+        run = _compiled_winograd_forward(gy, kernel, C, x_spatial, stride, pads_f, dilation, G)
+        if run is not None:
             gx = np.empty(shape, dtype=cdt)
-            _winograd3d_forward(gy, _flip_transpose(w, G), np.zeros(C, cdt), gx, pads_f)
-            return gx.astype(rdt, copy=False)
-        if _use_winograd1d(gy, kernel, C, x_spatial, stride, pads_f, dilation, G) and _all_finite(
-            gy
-        ):
-            gx = np.empty(shape, dtype=cdt)
-            _winograd1d_forward(gy, _flip_transpose(w, G), np.zeros(C, cdt), gx, pads_f[0][0])
+            run(_flip_transpose(w, G), np.zeros(C, cdt), gx)
             return gx.astype(rdt, copy=False)
 
     if patchify:  # zeros only for a border that no window covers

@@ -510,8 +510,8 @@ def winograd_weight_grad_recommended(N: int, C: int, Co: int, Ho: int, Wo: int) 
     images of 4..56: Winograd takes 0.5-0.9x the time with a batch of 8 or more and enough
     channels for the image size. A single image has too few tiles to amortise the
     transforms (1.0-2.4x), and few tiles meeting large ``C * C_out`` spend their time on
-    the ``(a*a, C, C_out)`` sums. Non-finite inputs must be routed elsewhere in any case
-    (see the module docstring).
+    the ``(a*a, C, C_out)`` sums. A non-finite input makes the result non-finite (see the
+    module docstring); it must then be computed elsewhere in any case.
 
     Parameters
     ----------

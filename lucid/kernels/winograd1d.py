@@ -24,7 +24,8 @@ transform of ``gy``, ``P[p] = V[p] @ Y[p]^T`` summed over chunks, and ``gw = G^T
 
 Accuracy: the 1-d F(4, 3) transforms of the 2-d ``m = 4`` kernel (float32 ~1e-6 max abs
 error over max abs value). The transforms mix whole tiles, so an ``inf``/``nan`` spreads
-over its tile; callers send only finite data here. Chunks are independent (forward) or
+over its tile; callers send only finite data to the forward, and compute a weight
+gradient again by im2col when it comes out non-finite. Chunks are independent (forward) or
 summed in chunk order (weight gradient): results are deterministic for any thread count.
 """
 

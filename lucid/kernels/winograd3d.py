@@ -33,7 +33,8 @@ The input gradient of such a layer is a forward of ``gy`` with the flipped kerne
 
 Accuracy: as the 2-d ``m = 4`` kernel (float32 ~3e-6 max abs error over max abs value).
 The transforms mix whole tiles, so an ``inf``/``nan`` spreads over its tile; callers send
-only finite data here. Chunks are independent (forward) or summed in chunk order (weight
+only finite data to the forward, and compute a weight gradient again by im2col when it
+comes out non-finite. Chunks are independent (forward) or summed in chunk order (weight
 gradient): results are deterministic for any thread count.
 """
 

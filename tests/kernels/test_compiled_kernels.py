@@ -16,13 +16,6 @@ F = torch.nn.functional
 TOL = {np.float32: 2e-6, np.float64: 1e-12}
 
 
-def assert_close(actual, expected, tol):
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
-    err = float(np.abs(actual.astype(np.float64) - expected).max(initial=0.0)) / scale
-    assert err <= tol, f"relative error {err:.3g} > {tol:.3g}"
-
-
 @pytest.fixture
 def spy(record_calls):
     """Names of the compiled kernels called."""
@@ -47,7 +40,7 @@ def depthwise_grid():
 
 @pytest.mark.parametrize(("N", "C", "spatial", "kernel", "padding", "dtype", "bias"),
                          depthwise_grid())
-def test_matches_torch(N, C, spatial, kernel, padding, dtype, bias, spy):
+def test_matches_torch(N, C, spatial, kernel, padding, dtype, bias, spy, assert_close):
     """Forward (with and without bias), input and weight gradient of random depthwise layers
     (kernels 1-5 per dim, asymmetric padding up to 3, outputs down to one position)."""
     rng = np.random.default_rng(len(spatial) * 100 + C)
@@ -75,7 +68,7 @@ def test_matches_torch(N, C, spatial, kernel, padding, dtype, bias, spy):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("extra", [-2, 0, 3])
-def test_any_gy_size_matches_numpy_paths(dtype, extra, monkeypatch, spy):
+def test_any_gy_size_matches_numpy_paths(dtype, extra, monkeypatch, spy, assert_close):
     """The input gradient (= transposed convolution) and the weight gradient accept a ``gy``
     smaller or larger than the forward's output, exactly like the NumPy paths."""
     rng = np.random.default_rng(extra + 10)
@@ -92,7 +85,7 @@ def test_any_gy_size_matches_numpy_paths(dtype, extra, monkeypatch, spy):
         assert_close(got, want, TOL[dtype])
 
 
-def test_noncontiguous_and_many_chunks(monkeypatch, spy):
+def test_noncontiguous_and_many_chunks(monkeypatch, spy, assert_close):
     """Strided inputs and a batch spread over many worker chunks give the NumPy results,
     bit-identically for any number of worker threads."""
     rng = np.random.default_rng(3)

@@ -17,13 +17,6 @@ F = torch.nn.functional
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
-def assert_close(actual, expected, tol):
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
-    err = float(np.abs(actual.astype(np.float64) - expected).max(initial=0.0)) / scale
-    assert err <= tol, f"relative error {err:.3g} > {tol:.3g}"
-
-
 @pytest.fixture
 def spy(record_calls):
     """Names of the 1-d Winograd entry points called (forward, weight gradient)."""
@@ -71,7 +64,7 @@ def run_layer(x, w, b, padding, gy):
 
 
 @pytest.mark.parametrize(("N", "C", "Co", "L", "k", "padding", "dtype", "bias"), layer_grid())
-def test_matches_torch(N, C, Co, L, k, padding, dtype, bias, any_size, spy):
+def test_matches_torch(N, C, Co, L, k, padding, dtype, bias, any_size, spy, assert_close):
     """Forward (with and without bias), input gradient (the flipped forward, where its
     padding is non-negative) and weight gradient of random layers: 3 to 15 taps (groups of
     3 padded with zero taps), asymmetric padding up to past the kernel (tiles of padding
@@ -89,7 +82,7 @@ def test_matches_torch(N, C, Co, L, k, padding, dtype, bias, any_size, spy):
         assert_close(g, want.astype(dtype), TOL[dtype])
 
 
-def test_audio_layer_float32_accuracy(spy):
+def test_audio_layer_float32_accuracy(spy, assert_close):
     """The GUIDE's audio layer (routed by the default rule) within 1e-5 of float64."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((16, 32, 4096)).astype(np.float32)
@@ -104,7 +97,7 @@ def test_audio_layer_float32_accuracy(spy):
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 10**9])
-def test_chunks_and_threads(chunk_bytes, monkeypatch, any_size, spy):
+def test_chunks_and_threads(chunk_bytes, monkeypatch, any_size, spy, assert_close):
     """Tile blocks of single images (and whole batches), strided inputs: the same values
     as im2col + GEMM, bit-identical for 1 and 2 worker threads."""
     rng = np.random.default_rng(4)
@@ -234,7 +227,9 @@ def test_nonfinite_values_take_im2col_and_match_torch(any_size, spy):
 
 
 @pytest.mark.parametrize("extra", [-2, -1, 0, 3])
-def test_input_grad_of_any_size_matches_numpy_paths(extra, any_size, spy, monkeypatch):
+def test_input_grad_of_any_size_matches_numpy_paths(
+    extra, any_size, spy, monkeypatch, assert_close
+):
     """The input gradient (transposed convolution) for ``x`` sizes other than the one the
     forward would map to ``gy``: the flipped Winograd forward where its padding allows,
     equal to the NumPy col2im path."""

@@ -17,13 +17,6 @@ F = torch.nn.functional
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 
-def assert_close(actual, expected, tol):
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
-    err = float(np.abs(actual.astype(np.float64) - expected).max(initial=0.0)) / scale
-    assert err <= tol, f"relative error {err:.3g} > {tol:.3g}"
-
-
 @pytest.fixture
 def spy(record_calls):
     """Names of the 3-d Winograd entry points called (forward, weight gradient)."""
@@ -73,7 +66,7 @@ def run_layer(x, w, b, padding, gy):
 
 @pytest.mark.parametrize(("N", "C", "Co", "spatial", "kd", "padding", "dtype", "bias"),
                          layer_grid())
-def test_matches_torch(N, C, Co, spatial, kd, padding, dtype, bias, any_size, spy):
+def test_matches_torch(N, C, Co, spatial, kd, padding, dtype, bias, any_size, spy, assert_close):
     """Forward (with and without bias), input gradient (the flipped forward, where its
     padding is non-negative) and weight gradient of random layers: depth kernels 1-3,
     asymmetric padding 0-2 (0-3 in every other layer: tiles of padding only), ragged planes
@@ -91,7 +84,7 @@ def test_matches_torch(N, C, Co, spatial, kd, padding, dtype, bias, any_size, sp
         assert_close(g, want.astype(dtype), TOL[dtype])
 
 
-def test_video_layer_float32_accuracy(spy):
+def test_video_layer_float32_accuracy(spy, assert_close):
     """The GUIDE's video layer (routed by the default rule) within 1e-5 of float64."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((4, 16, 8, 32, 32)).astype(np.float32)
@@ -106,7 +99,7 @@ def test_video_layer_float32_accuracy(spy):
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 10**9])
-def test_chunks_slabs_and_threads(chunk_bytes, monkeypatch, spy):
+def test_chunks_slabs_and_threads(chunk_bytes, monkeypatch, spy, assert_close):
     """Plane blocks of single images (and whole batches), one-plane slabs, strided inputs:
     the same values as im2col + GEMM, bit-identical for 1 and 2 worker threads."""
     rng = np.random.default_rng(4)
@@ -224,7 +217,9 @@ def test_nonfinite_values_take_im2col_and_match_torch(any_size, spy):
 
 
 @pytest.mark.parametrize("extra", [-2, -1, 0, 2])
-def test_input_grad_of_any_size_matches_numpy_paths(extra, any_size, spy, monkeypatch):
+def test_input_grad_of_any_size_matches_numpy_paths(
+    extra, any_size, spy, monkeypatch, assert_close
+):
     """The input gradient (transposed convolution) for ``x`` sizes other than the one the
     forward would map to ``gy``: the flipped Winograd forward where its padding allows
     (high padding ``extra + 1 >= 0``), equal to the NumPy col2im path."""

@@ -141,7 +141,10 @@ def test_other_layers_keep_the_numpy_paths(x_shape, w_shape, stride, dilation, d
 def test_nonfinite_values_match_torch(spy):
     """inf/nan in x reach exactly the outputs whose windows hold them; an inf weight also
     multiplies the padding zeros (nan there, as in PyTorch), and the input gradient with
-    non-finite weights takes the NumPy path, which matches PyTorch too."""
+    non-finite weights takes the NumPy path, which matches PyTorch too. The inf in the last
+    column of ``x[0, 1]`` is read by a junk column of the flat weight-gradient reduction
+    for the taps ``e = 0`` (which no valid output reads it for), so channel 1 must take the
+    exact recomputation to stay finite there."""
     rng = np.random.default_rng(8)
     x = rng.standard_normal((2, 3, 7, 6))
     w = rng.standard_normal((3, 1, 3, 3))

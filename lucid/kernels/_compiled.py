@@ -355,8 +355,9 @@ def _winograd_kernels() -> dict[str, Any]:
                 for b in range(R // T):
                     src = x[b0 + b, c, zz]
                     for hh in range(top, h_end):
-                        for q in range(left, min(Wp, W + left)):
-                            row[q] = src[hh - top, q - left]
+                        d, s = row[left:], src[hh - top]  # views: no wrapped-around index
+                        for q in range(min(Wp - left, W)):
+                            d[q] = s[q]
                         for tx in range(tw):
                             for j in range(6):
                                 xd[j, hh % 4, hh // 4, tx] = row[4 * tx + j]
@@ -577,9 +578,9 @@ def _winograd1d_kernels() -> dict[str, Any]:
         q0, q1 = max(0, -base), min(4 * Ul, L - base)
         for b in range(nb):
             for c in range(C):
-                src = x[b0 + b, c]
-                for q in range(q0, q1):
-                    row[q] = src[base + q]
+                d, src = row[q0:], x[b0 + b, c, base + q0 :]  # views: no wrapped-around index
+                for q in range(q1 - q0):
+                    d[q] = src[q]
                 for u in range(Ul):
                     for r in range(4):
                         ph[r, u] = row[4 * u + r]

@@ -205,3 +205,52 @@ def test_output_padding_without_output_size():
     assert _output_padding((1, 1, 4), None, (2,), (0,), (3,), (1,), 1) == (0,)
     assert _output_padding((1, 1, 4, 4), None, (2, 2), (0, 0), (3, 3), (1, 1), 2,
                            output_padding=(1, 0)) == (1, 0)
+
+
+# ------------------------------------------------------------ backward sharing the columns
+SHARED = {  # x shape, w shape, kwargs, route: the dcgan and unet up-samplings
+    "k4 s2 p1": ((3, 6, 5, 4), (6, 4, 4, 4), dict(stride=2, padding=1, output_padding=(1, 0)),
+                 "_im2col_forward_weight_grad"),
+    "k2 s2": ((2, 4, 9, 8), (4, 3, 2, 2), dict(stride=2), "_patch_forward_weight_grad"),
+}
+
+
+@pytest.mark.parametrize("name", list(SHARED))
+def test_backward_builds_the_columns_once(name, record_calls):
+    """Without ``create_graph`` the input and weight gradients come from one
+    ``conv_forward_weight_grad`` call (the columns of the output gradient built once) and
+    match PyTorch; when only one of them is needed, or the backward is recorded, the two
+    differentiable ops run instead, with the same results."""
+    from lucid.kernels import conv as K
+
+    x_shape, w_shape, kw, route = SHARED[name]
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[1])
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = TF.conv_transpose2d(tx, tw, tb, **kw)
+    gy = rng.standard_normal(tuple(ty.shape))
+    want = torch.autograd.grad(ty, (tx, tw, tb), torch.tensor(gy))
+    calls = record_calls(K, "conv_forward_weight_grad", "conv_forward", "conv_weight_grad",
+                         "_im2col_forward_weight_grad", "_patch_forward_weight_grad")
+
+    def grads(create_graph=False, frozen_weight=False):
+        lx, lw, lb = (lucid.tensor(a, requires_grad=True) for a in (x, w, b))
+        lw.requires_grad_(not frozen_weight)
+        ly = F.conv_transpose2d(lx, lw, lb, **kw)
+        del calls[:]
+        ly.backward(lucid.tensor(gy), create_graph=create_graph)
+        return [t.grad for t in (lx, lw, lb)]
+
+    got = grads()
+    assert calls == ["conv_forward_weight_grad", route]
+    for g, r in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), r.numpy(), rtol=1e-10, atol=1e-10)
+    recorded = grads(create_graph=True)
+    assert "conv_forward_weight_grad" not in calls and "conv_weight_grad" in calls
+    assert recorded[0].grad_fn is not None
+    for g, r in zip(recorded, got):
+        np.testing.assert_allclose(g.detach().numpy(), r.numpy(), rtol=1e-12, atol=1e-12)
+    input_only = grads(frozen_weight=True)
+    assert calls == ["conv_forward"] and input_only[1] is None
+    np.testing.assert_allclose(input_only[0].numpy(), got[0].numpy(), rtol=1e-12, atol=1e-12)

@@ -10,7 +10,10 @@ Three bilinear maps share one configuration (stride, per-side padding, dilation,
 Because ``<C(x, w), y> = <x, T(y, w)> = <w, G(x, y)>``, the derivative of each map is made of
 the other two, so every backward below is a call of a differentiable lucid op and double
 backward (e.g. a gradient penalty through a convolution) needs no extra code. For complex
-tensors the gradients use conjugates (PyTorch's convention: ``grad_x = A^H g``). ``C`` and
+tensors the gradients use conjugates (PyTorch's convention: ``grad_x = A^H g``). When
+nothing is recorded (no ``create_graph``), the backward of ``T`` computes both of its
+gradients in one kernel call that builds the columns of ``g`` once
+(:func:`lucid.kernels.conv.conv_forward_weight_grad`). ``C`` and
 ``T`` also take the bias: ``C`` hands it to the kernel, which adds it in the pass that
 writes the output, ``T`` adds it in place to the fresh kernel result (no second
 output-sized array either way); its gradient is ``g`` summed over batch and spatial dims
@@ -31,6 +34,7 @@ import numpy as np
 from lucid._ops.elementwise import conj
 from lucid._tensor import Tensor
 from lucid.autograd.function import Function
+from lucid.autograd.grad_mode import is_grad_enabled
 from lucid.kernels import conv as K
 
 __all__ = [
@@ -131,9 +135,28 @@ class _ConvTranspose(Function):
     def backward(ctx, g):
         y, w = ctx.saved_tensors
         ny, nw, nb = ctx.needs_input_grad[:3]
+        gb = _bias_grad(g) if nb else None
+        if ny and nw and not (is_grad_enabled() and (g.requires_grad or w.requires_grad
+                                                     or y.requires_grad)):
+            # nothing to record: one kernel call builds the columns of g once for both
+            gy, gw = _shared_backward(g._data, w._data, y._data, ctx.cfg)
+            if gy is not None:
+                return Tensor._make(gy), Tensor._make(gw), gb, None, None
         gy = _Conv.apply(g, conj(w), None, ctx.cfg, y.shape[2:]) if ny else None
         gw = _ConvWeight.apply(g, conj(y), ctx.cfg, w.shape[2:]) if nw else None
-        return gy, gw, _bias_grad(g) if nb else None, None, None
+        return gy, gw, gb, None, None
+
+
+def _shared_backward(g: np.ndarray, w: np.ndarray, y: np.ndarray,
+                     cfg: _Config) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Both gradients of ``T(y, w)`` from :func:`lucid.kernels.conv.conv_forward_weight_grad`
+    (the arrays :class:`_Conv` and :class:`_ConvWeight` would compute), or ``(None, None)``
+    for complex data (their conjugates)."""
+    if g.dtype.kind == "c" or w.dtype.kind == "c" or y.dtype.kind == "c":
+        return None, None
+    pads, crop = _fit_padding(cfg, g.shape[2:], w.shape[2:], y.shape[2:])
+    return K.conv_forward_weight_grad(g[(slice(None), slice(None)) + crop], w, y, cfg.stride,
+                                      pads, cfg.dilation, cfg.groups)
 
 
 class _ConvWeight(Function):

@@ -319,6 +319,47 @@ def test_patchify_input_grad_writes_every_position(S, monkeypatch):
     assert_close(K.conv_input_grad(gy, w, S, *args), tgx, 1e-10)
 
 
+COL2IM_COPY_FIRST = [
+    # (x spatial, C, Co, kernel, stride, padding, dilation, groups, first_taps used)
+    ((9, 8), 4, 6, (4, 4), (2, 2), ((1, 1), (1, 1)), (1, 1), 1, True),  # dcgan k4 s2 p1
+    ((10, 9), 4, 6, (3, 3), (2, 2), ((1, 1), (1, 0)), (1, 1), 2, True),  # resnet down
+    ((23,), 3, 4, (5,), (3,), ((2, 1),), (1,), 1, True),
+    ((7, 6, 8), 2, 3, (3, 2, 3), (2, 2, 3), ((1, 1), (0, 0), (1, 2)), (1, 1, 1), 1, True),
+    ((13, 12), 2, 4, (3, 3), (2, 2), ((1, 1), (1, 1)), (3, 1), 1, False),  # a phase at a != 0
+]
+
+
+@pytest.mark.parametrize("cfg", COL2IM_COPY_FIRST)
+def test_col2im_copies_first_taps_into_unzeroed_buffer(cfg, monkeypatch, record_calls):
+    """With one block of whole grids, the col2im input gradient copies each phase's first
+    tap into a buffer it did not zero (here nan-filled scratch) and adds the others; the
+    other taps' spill into the tail must meet zeros. Row blocks and phases whose first tap
+    is shifted keep the zeroed buffer."""
+    S, C, Co, kernel, stride, padding, dilation, groups, copies = cfg
+    scratch = K._scratch
+
+    def nan_scratch(slot, shape, dtype, zero=False):
+        a = scratch(slot, shape, dtype, zero=False)
+        a.fill(np.nan)
+        return a.fill(0) or a if zero else a
+
+    monkeypatch.setattr(K, "_scratch", nan_scratch)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, C) + S)
+    w = rng.standard_normal((Co, C // groups) + kernel)
+    args = (stride, padding, dilation, groups)
+    out = K.conv_output_shape(S, kernel, stride, padding, dilation)
+    gy = rng.standard_normal((3, Co) + out)
+    plan = K._flat_plan(out, kernel, stride, dilation)
+    assert (plan.first_taps is not None) == copies
+    tgx = torch_conv(x, w, *args, gy)[1]
+    calls = record_calls(K._FlatPlan, "gather")
+    assert_close(K.conv_input_grad(gy, w, S, *args), tgx, 1e-10)
+    assert calls
+    monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", 200)  # blocks of output rows
+    assert_close(K.conv_input_grad(gy, w, S, *args), tgx, 1e-10)
+
+
 INPUT_GRAD_VIA_FORWARD = [
     # (C, Co, kernel, padding, dilation, groups, extra gy size per dim)
     (5, 6, (3, 3), ((1, 1), (1, 1)), (1, 1), 1, (0, 0)),

@@ -785,7 +785,7 @@ def conv_forward(
             span = cols.shape[-1]
             yt = _scratch("gy", (G, Cog, n * span), cdt)  # the slot the gradients use for gy
             np.matmul(wk, cols.reshape(G, Cg * Kf, n * span), out=yt)
-            _store(_cm(y[n0:n1, :, i0:i1]), plan.crop(yt.reshape(Co, n, span)), bc)
+            _store_crop(y[n0:n1, :, i0:i1], yt.reshape(Co, n, span), plan, bc)
     return y.astype(rdt, copy=False)
 
 
@@ -1070,6 +1070,19 @@ def _plus_bias(y: np.ndarray, bc: np.ndarray | None) -> np.ndarray:
     if bc is not None:
         y += bc
     return y
+
+
+def _store_crop(y: np.ndarray, ext: np.ndarray, plan: _FlatPlan, bc: np.ndarray | None) -> None:
+    """``y (n, C_out, rows, *O[1:]) = `` the valid cells of ``ext (C_out, n, span)``, a GEMM
+    result on extended positions (``+ bias``): compiled for 1-d and 2-d float32/float64
+    (:func:`lucid.kernels._compiled.crop_store`), else by :func:`_store`."""
+    nd = len(plan.out)
+    if nd <= 2 and y.dtype in (np.float32, np.float64) and _compiled.available():
+        src = plan._ext_view(ext) if nd == 2 else ext[:, :, None]
+        b = None if bc is None else bc.reshape(-1)
+        _compiled.crop_store(src, y if nd == 2 else y[:, :, None], b)
+        return
+    _store(_cm(y), plan.crop(ext), bc)
 
 
 def _store(dst: np.ndarray, src: np.ndarray, bc: np.ndarray | None) -> None:
@@ -1656,7 +1669,7 @@ def _im2col_forward_weight_grad(x, w, gy, y, G: int, plan: _FlatPlan, lo):
             cols2 = cols.reshape(G, Cg * Kf, m)
             yt = _scratch("acc", (G, Cog, m), x.dtype)
             np.matmul(wk, cols2, out=yt)
-            _store(_cm(y[n0:n1, :, i0:i1]), plan.crop(yt.reshape(Co, n, -1)), None)
+            _store_crop(y[n0:n1, :, i0:i1], yt.reshape(Co, n, -1), plan, None)
             ge = plan.extend("gy", _cm(gy[n0:n1]), (i0, i1), False)
             gwp += _matmul_nt("part", cols2, ge.reshape(G, Cog, m))
     return gwp

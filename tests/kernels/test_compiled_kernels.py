@@ -181,3 +181,48 @@ def test_disabled_by_environment(monkeypatch):
             _compiled._numba.cache_clear()
     monkeypatch.delenv("LUCID_DISABLE_JIT")
     assert _compiled.available()
+
+
+CROP_STORE = [
+    # x shape, w shape, stride, padding, dilation, groups
+    ((3, 4, 12, 11), (6, 4, 3, 3), (2, 2), ((1, 1), (1, 0)), (1, 1), 1),  # resnet down
+    ((2, 3, 17, 15), (5, 3, 7, 5), (2, 3), ((3, 3), (2, 2)), (1, 1), 1),  # stem-like
+    ((2, 6, 9, 10), (6, 2, 3, 2), (2, 1), ((0, 2), (1, 0)), (1, 2), 3),  # grouped, dilated
+    ((3, 4, 40), (6, 2, 5), (3,), ((2, 1),), (1,), 2),  # 1-d
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("cfg", CROP_STORE)
+def test_crop_store_matches_numpy_store(cfg, bias, dtype, monkeypatch, record_calls):
+    """The im2col forward's compiled crop of the extended GEMM result into ``y`` (plus
+    bias) gives the NumPy path's bytes, for whole chunks and for blocks of output rows
+    (strided ``y`` blocks)."""
+    x_shape, w_shape, *args = cfg
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype) if bias else None
+    calls = record_calls(_compiled, "crop_store")
+    for target in (None, 300):  # one chunk / blocks of output rows
+        if target:
+            monkeypatch.setattr(K, "_CHUNK_TARGET_BYTES", target)
+        start = len(calls)
+        fast = K.conv_forward(x, w, *args, bias=b)
+        assert len(calls) > start
+        with monkeypatch.context() as m:
+            m.setattr(_compiled, "available", lambda: False)
+            slow = K.conv_forward(x, w, *args, bias=b)
+        assert fast.tobytes() == slow.tobytes()
+
+
+def test_crop_store_not_for_3d_or_complex(record_calls):
+    calls = record_calls(_compiled, "crop_store")
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 6, 7, 5))
+    w = rng.standard_normal((4, 3, 2, 3, 2))
+    K.conv_forward(x, w, (2, 2, 2), ((1, 0),) * 3, (1, 1, 1), 1)
+    xc = (x + 1j)[..., 0]
+    K.conv_forward(xc, (w + 1j)[..., 0], (2, 2), ((1, 0),) * 2, (1, 1), 1)
+    assert calls == []

@@ -769,23 +769,7 @@ def conv_forward(
         _split_forward(x, w, y, plan, lo, bc)
         return y.astype(rdt, copy=False)
 
-    wk = w.reshape(Co, Cg, Kf)
-    if plan.perm is not None:
-        wk = wk[:, :, plan.perm]
-    wk = wk.reshape(G, Cog, Cg * Kf)
-    it = y.itemsize
-    per_row = (C * Kf + Co) * plan.Qr * it
-    per_sample = len(plan.phases) * C * plan.R * it
-    for n0, n1, blocks in _chunks(N, out[0], per_row, per_sample):
-        n = n1 - n0
-        buf = plan.buffer("buf", C, n, cdt)
-        plan.fill(buf, _cm(x[n0:n1]), lo)
-        for i0, i1 in blocks:
-            cols = plan.im2col("cols", buf, C, n, (i0, i1))
-            span = cols.shape[-1]
-            yt = _scratch("gy", (G, Cog, n * span), cdt)  # the slot the gradients use for gy
-            np.matmul(wk, cols.reshape(G, Cg * Kf, n * span), out=yt)
-            _store_crop(y[n0:n1, :, i0:i1], yt.reshape(Co, n, span), plan, bc)
+    _im2col_products(x, plan, lo, G, w=w, y=y, bc=bc)
     return y.astype(rdt, copy=False)
 
 
@@ -1093,21 +1077,35 @@ def _store(dst: np.ndarray, src: np.ndarray, bc: np.ndarray | None) -> None:
         np.add(src, bc[:, None], out=dst)
 
 
-def _patch_forward(x, w, y, G: int) -> None:
+def _patch_forward(x, w, y, G: int, gy: np.ndarray | None = None,
+                   gw: np.ndarray | None = None) -> None:
     """Forward with non-overlapping windows: per batch chunk, one transpose copy of ``x``
-    into per-sample columns and one group-batched GEMM written straight into ``y``."""
+    into per-sample columns and one group-batched GEMM written straight into ``y``.
+
+    With ``gy`` (the output gradient, read in place) the same columns also give the weight
+    gradient into ``gw``: one GEMM ``cols[n] @ gy[n]^T`` per sample, summed in sample order
+    (for :func:`conv_forward_weight_grad`)."""
     N, C = x.shape[:2]
     Co, Cg = w.shape[:2]
     kernel, out = w.shape[2:], y.shape[2:]
     Kf, Of = prod(kernel), prod(out)
-    wk = w.reshape(G, Co // G, Cg * Kf)
+    Cog = Co // G
+    wk = w.reshape(G, Cog, Cg * Kf)
     view = _patch_cols_view(x, kernel, out)
+    acc = None if gy is None else np.zeros((G, Cg * Kf, Cog), dtype=y.dtype)
     for n0, n1, _ in _chunks(N, 1, 0, (C * Kf + Co) * Of * y.itemsize):
-        cols = _scratch("cols", (n1 - n0, C) + tuple(kernel) + tuple(out), y.dtype)
+        n = n1 - n0
+        cols = _scratch("cols", (n, C) + tuple(kernel) + tuple(out), y.dtype)
         np.copyto(cols, view[n0:n1])
-        np.matmul(
-            wk, cols.reshape(n1 - n0, G, Cg * Kf, Of), out=y[n0:n1].reshape(n1 - n0, G, -1, Of)
-        )
+        cols2 = cols.reshape(n, G, Cg * Kf, Of)
+        np.matmul(wk, cols2, out=y[n0:n1].reshape(n, G, Cog, Of))
+        if acc is not None:
+            part = _scratch("part", (n, G, Cg * Kf, Cog), y.dtype)
+            np.matmul(cols2, gy[n0:n1].reshape(n, G, Cog, Of).transpose(0, 1, 3, 2), out=part)
+            for i in range(n):
+                acc += part[i]
+    if acc is not None:
+        gw.reshape(G, Cog, Cg * Kf)[...] = acc.transpose(0, 2, 1)
 
 
 def _use_compiled_depthwise(kernel, stride, dilation, dtype) -> bool:
@@ -1505,7 +1503,6 @@ def conv_weight_grad(
     out = gy.shape[2:]
     G = groups
     Cg = C // G
-    Kf = prod(kernel)
     gw = np.zeros((Co, Cg) + kernel, dtype=cdt)
     if gw.size == 0 or N == 0 or prod(out) == 0:
         return gw.astype(rdt, copy=False)
@@ -1527,15 +1524,23 @@ def conv_weight_grad(
         _depthwise_weight_grad(x, gy, gw, plan, lo, stride, dilation)
         return gw.astype(rdt, copy=False)
 
-    gwp = _im2col_weight_grad(x, gy, G, Kf, plan, lo, zero_junk=False)
-    if not _all_finite(gwp):  # junk cells may have multiplied an inf/nan of x by 0
-        gwp = _im2col_weight_grad(x, gy, G, Kf, plan, lo, zero_junk=True)
+    gwp = _im2col_weight_grad(x, gy, G, plan, lo, zero_junk=False)
+    _finish_im2col_weight_grad(x, gy, gw, G, plan, lo, gwp)
+    return gw.astype(rdt, copy=False)
+
+
+def _finish_im2col_weight_grad(x, gy, gw, G: int, plan: _FlatPlan, lo, gwp) -> None:
+    """``gw`` from the result ``gwp (G, Cg*Kf, Cog)`` of an im2col pass without junk zeroing:
+    computed again with the junk columns zeroed if it is not finite (junk cells may have
+    multiplied an inf/nan of ``x`` by 0), then the taps put back from ``plan.perm`` order."""
+    if not _all_finite(gwp):
+        gwp = _im2col_weight_grad(x, gy, G, plan, lo, zero_junk=True)
+    Co, Cg, Kf = gw.shape[0], gw.shape[1], plan.Kf
     gwt = gwp.transpose(0, 2, 1).reshape(Co, Cg, Kf)
     if plan.perm is None:
         gw.reshape(Co, Cg, Kf)[...] = gwt
     else:
         gw.reshape(Co, Cg, Kf)[:, :, plan.perm] = gwt
-    return gw.astype(rdt, copy=False)
 
 
 def conv_forward_weight_grad(
@@ -1588,23 +1593,15 @@ def conv_forward_weight_grad(
     if route is None:
         return (conv_forward(x, w, stride, padding, dilation, groups),
                 conv_weight_grad(x, gy, kernel, stride, padding, dilation, groups))
-    N, C = x.shape[:2]
-    Co, Cg = w.shape[:2]
-    y = np.empty((N, Co) + tuple(gy.shape[2:]), dtype=x.dtype)
+    y = np.empty((x.shape[0], w.shape[0]) + tuple(gy.shape[2:]), dtype=x.dtype)
     gw = np.empty(w.shape, dtype=x.dtype)
     if route == "patch":
-        _patch_forward_weight_grad(x, w, gy, y, gw, groups)
+        _patch_forward(x, w, y, groups, gy=gy, gw=gw)
         return y, gw
     lo = tuple(p[0] for p in padding)
     plan = _flat_plan(tuple(gy.shape[2:]), kernel, tuple(stride), tuple(dilation))
-    gwp = _im2col_forward_weight_grad(x, w, gy, y, groups, plan, lo)
-    if not _all_finite(gwp):  # as in conv_weight_grad: junk cells may have met an inf/nan
-        gwp = _im2col_weight_grad(x, gy, groups, plan.Kf, plan, lo, zero_junk=True)
-    gwt = gwp.transpose(0, 2, 1).reshape(Co, Cg, plan.Kf)
-    if plan.perm is None:
-        gw.reshape(Co, Cg, plan.Kf)[...] = gwt
-    else:
-        gw.reshape(Co, Cg, plan.Kf)[:, :, plan.perm] = gwt
+    gwp = _im2col_products(x, plan, lo, groups, w=w, y=y, gy=gy)
+    _finish_im2col_weight_grad(x, gy, gw, groups, plan, lo, gwp)
     return y, gw
 
 
@@ -1644,62 +1641,6 @@ def _shared_columns_route(x, w, gy, stride, padding, dilation, G: int) -> str | 
     return "im2col"
 
 
-def _im2col_forward_weight_grad(x, w, gy, y, G: int, plan: _FlatPlan, lo):
-    """The im2col + GEMM loops of :func:`conv_forward` (into ``y``) and
-    :func:`_im2col_weight_grad` (returned, junk columns not zeroed) over one set of columns:
-    the same chunks, GEMMs and order as each of them."""
-    N, C = x.shape[:2]
-    Co, Cg = w.shape[:2]
-    Cog, Kf = Co // G, plan.Kf
-    wk = w.reshape(Co, Cg, Kf)
-    if plan.perm is not None:
-        wk = wk[:, :, plan.perm]
-    wk = wk.reshape(G, Cog, Cg * Kf)
-    gwp = np.zeros((G, Cg * Kf, Cog), dtype=x.dtype)
-    it = x.itemsize
-    per_row = (C * Kf + Co) * plan.Qr * it
-    per_sample = len(plan.phases) * C * plan.R * it
-    for n0, n1, blocks in _chunks(N, plan.out[0], per_row, per_sample):
-        n = n1 - n0
-        buf = plan.buffer("buf", C, n, x.dtype)
-        plan.fill(buf, _cm(x[n0:n1]), lo)
-        for i0, i1 in blocks:
-            cols = plan.im2col("cols", buf, C, n, (i0, i1))
-            m = n * cols.shape[-1]
-            cols2 = cols.reshape(G, Cg * Kf, m)
-            yt = _scratch("acc", (G, Cog, m), x.dtype)
-            np.matmul(wk, cols2, out=yt)
-            _store_crop(y[n0:n1, :, i0:i1], yt.reshape(Co, n, -1), plan, None)
-            ge = plan.extend("gy", _cm(gy[n0:n1]), (i0, i1), False)
-            gwp += _matmul_nt("part", cols2, ge.reshape(G, Cog, m))
-    return gwp
-
-
-def _patch_forward_weight_grad(x, w, gy, y, gw, G: int) -> None:
-    """:func:`_patch_forward` into ``y`` and the weight gradient into ``gw`` from the same
-    per-sample columns ``(n, G, Cg*K, O)``: one GEMM ``cols[n] @ gy[n]^T`` per sample (``gy``
-    read in place), summed in sample order."""
-    N, C = x.shape[:2]
-    Co, Cg = w.shape[:2]
-    kernel, out = w.shape[2:], gy.shape[2:]
-    Kf, Of = prod(kernel), prod(out)
-    Cog = Co // G
-    wk = w.reshape(G, Cog, Cg * Kf)
-    view = _patch_cols_view(x, kernel, out)
-    acc = np.zeros((G, Cg * Kf, Cog), dtype=x.dtype)
-    for n0, n1, _ in _chunks(N, 1, 0, (C * Kf + Co) * Of * x.itemsize):
-        n = n1 - n0
-        cols = _scratch("cols", (n, C) + tuple(kernel) + tuple(out), x.dtype)
-        np.copyto(cols, view[n0:n1])
-        cols2 = cols.reshape(n, G, Cg * Kf, Of)
-        np.matmul(wk, cols2, out=y[n0:n1].reshape(n, G, Cog, Of))
-        part = _scratch("part", (n, G, Cg * Kf, Cog), x.dtype)
-        np.matmul(cols2, gy[n0:n1].reshape(n, G, Cog, Of).transpose(0, 1, 3, 2), out=part)
-        for i in range(n):
-            acc += part[i]
-    gw.reshape(G, Cog, Cg * Kf)[...] = acc.transpose(0, 2, 1)
-
-
 def _winograd_any_weight_grad(x, gy, kernel, stride, padding, dilation, G: int):
     """The weight gradient by the 2-d, 3-d or 1-d Winograd path that serves the layer, or
     ``None`` where none does or its result is not finite.
@@ -1726,17 +1667,38 @@ def _winograd_any_weight_grad(x, gy, kernel, stride, padding, dilation, G: int):
     return gw if _all_finite(gw) else None
 
 
-def _im2col_weight_grad(x, gy, G: int, Kf: int, plan: _FlatPlan, lo, zero_junk: bool):
-    """``gwp (G, Cg*Kf, Cog)`` (taps in ``plan.perm`` order) by im2col + GEMM, batch chunk
-    by chunk; ``zero_junk`` zeroes the junk columns of ``cols`` first, which only matters
-    for an ``inf``/``nan`` in ``x`` (elsewhere they meet the zeros of the extended ``gy``)."""
+def _im2col_weight_grad(x, gy, G: int, plan: _FlatPlan, lo, zero_junk: bool):
+    """``gwp (G, Cg*Kf, Cog)`` (taps in ``plan.perm`` order) by im2col + GEMM
+    (:func:`_im2col_products`); ``zero_junk`` zeroes the junk columns of ``cols`` first,
+    which only matters for an ``inf``/``nan`` in ``x`` (elsewhere they meet the zeros of the
+    extended ``gy``)."""
+    return _im2col_products(x, plan, lo, G, gy=gy, zero_junk=zero_junk)
+
+
+def _im2col_products(x, plan: _FlatPlan, lo, G: int, w=None, y=None, bc=None, gy=None,
+                     zero_junk: bool = False):
+    """The im2col + GEMM loop: per batch chunk and block of output rows, the columns of
+    ``x`` feed the forward GEMM ``W @ cols`` (with ``w``: cropped into ``y``, plus the bias
+    ``bc``) and/or the weight-gradient GEMM ``cols @ gy_e^T`` (with ``gy``: the sum over
+    chunks in order is returned as ``gwp (G, Cg*Kf, Cog)``, taps in ``plan.perm`` order).
+    Forward alone, weight gradient alone and both (:func:`conv_forward_weight_grad`) run
+    the same chunks, GEMMs and order, so each result is the same bit for bit."""
     N, C = x.shape[:2]
-    Co = gy.shape[1]
-    Cg, Cog = C // G, Co // G
-    gwp = np.zeros((G, Cg * Kf, Cog), dtype=x.dtype)
-    per_row = (C * Kf + Co) * plan.Qr * x.itemsize
-    per_sample = len(plan.phases) * C * plan.R * x.itemsize
-    for n0, n1, blocks in _chunks(N, gy.shape[2], per_row, per_sample):
+    Cg, Kf = C // G, plan.Kf
+    Co = w.shape[0] if w is not None else gy.shape[1]
+    Cog = Co // G
+    if w is not None:
+        wk = w.reshape(Co, Cg, Kf)
+        if plan.perm is not None:
+            wk = wk[:, :, plan.perm]
+        wk = wk.reshape(G, Cog, Cg * Kf)
+    gwp = None if gy is None else np.zeros((G, Cg * Kf, Cog), dtype=x.dtype)
+    # the forward's product takes the slot the gradients use for gy when it has it alone
+    y_slot = "gy" if gy is None else "acc"
+    it = x.itemsize
+    per_row = (C * Kf + Co) * plan.Qr * it
+    per_sample = len(plan.phases) * C * plan.R * it
+    for n0, n1, blocks in _chunks(N, plan.out[0], per_row, per_sample):
         n = n1 - n0
         buf = plan.buffer("buf", C, n, x.dtype)
         plan.fill(buf, _cm(x[n0:n1]), lo)
@@ -1744,9 +1706,15 @@ def _im2col_weight_grad(x, gy, G: int, Kf: int, plan: _FlatPlan, lo, zero_junk: 
             cols = plan.im2col("cols", buf, C, n, rows)
             if zero_junk:
                 plan.zero_junk(cols)
-            ge = plan.extend("gy", _cm(gy[n0:n1]), rows, False)  # (Co, n, span)
-            m = n * ge.shape[-1]
-            gwp += _matmul_nt("part", cols.reshape(G, Cg * Kf, m), ge.reshape(G, Cog, m))
+            m = n * cols.shape[-1]
+            cols2 = cols.reshape(G, Cg * Kf, m)
+            if w is not None:
+                yt = _scratch(y_slot, (G, Cog, m), x.dtype)
+                np.matmul(wk, cols2, out=yt)
+                _store_crop(y[n0:n1, :, rows[0] : rows[1]], yt.reshape(Co, n, -1), plan, bc)
+            if gy is not None:
+                ge = plan.extend("gy", _cm(gy[n0:n1]), rows, False)  # (Co, n, span)
+                gwp += _matmul_nt("part", cols2, ge.reshape(G, Cog, m))
     return gwp
 
 
